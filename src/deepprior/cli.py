@@ -1,0 +1,119 @@
+"""The ``deepprior`` command line: a thin layer over :func:`deepprior.restore`.
+
+User errors (:class:`InputError`, bad options) print one line and exit with status 2; nothing is written.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+from typing import Any, Callable
+
+import click
+
+from .errors import InputError
+from .presets import PRESETS
+from .cli_restore import run_restore
+
+_TASK_HELP = {
+    "denoise": "Remove Gaussian noise (paper preset: F16, sigma 25).",
+    "inpaint": "Fill text or thin regions given by a mask (paper preset: kate text inpainting).",
+    "fill": "Fill large holes: meshgrid input, no skip connections, keeps the best output by loss.",
+    "reconstruct": "Reconstruct an image with a random fraction of its pixels missing (paper preset: barbara, 50 %).",
+}
+
+
+def _int_list(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
+    """Parse "128,64,32" or "128x5" (value repeated per scale)."""
+    if value is None:
+        return None
+    try:
+        if "x" in value:
+            v, n = value.split("x")
+            return (int(v),) * int(n)
+        return tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected a list like 128,128,64 or 128x5, got {value!r}") from None
+
+
+def restore_options(needs_mask: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Options shared by every restore command; ``None`` means "keep the preset's value"."""
+    opts = [
+        click.argument("image", type=click.Path(path_type=pathlib.Path)),
+        click.option("-o", "--output", required=True, type=click.Path(path_type=pathlib.Path),
+                     help="Restored image (png, jpg, tif, bmp, webp)."),
+        click.option("--gt", type=click.Path(path_type=pathlib.Path), help="Clean image to score against."),
+        click.option("--iters", "iterations", type=click.IntRange(min=1), help="Number of Adam steps."),
+        click.option("--lr", type=float, help="Learning rate."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed of weights, input and noise."),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+        click.option("--report", type=click.Path(path_type=pathlib.Path),
+                     help="Folder for metrics.json, history.csv, config.json, curves.png, comparison.png."),
+        click.option("--save-every", type=click.IntRange(min=0), help="Save intermediate images every K steps."),
+        click.option("--log-every", type=click.IntRange(min=1), help="Steps between logged metrics."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing output / report."),
+        click.option("--channels-down", callback=_int_list, help="Encoder channels per scale: 128,128,... or 128x5."),
+        click.option("--channels-up", callback=_int_list, help="Decoder channels per scale."),
+        click.option("--channels-skip", callback=_int_list, help="Skip channels per scale (0 = no skip)."),
+        click.option("--kernel-down", type=int, help="Encoder kernel size."),
+        click.option("--kernel-up", type=int, help="Decoder kernel size."),
+        click.option("--upsample", type=click.Choice(["bilinear", "nearest"]), help="Upsampling mode."),
+        click.option("--downsample", type=click.Choice(["stride", "avg", "max"]), help="Downsampling."),
+        click.option("--padding", type=click.Choice(["reflection", "zero"]), help="Convolution padding."),
+        click.option("--input", "input_type", type=click.Choice(["noise", "meshgrid"]), help="Network input."),
+        click.option("--input-channels", type=click.IntRange(min=1), help="Channels of the noise input."),
+        click.option("--reg-noise", "reg_noise_std", type=float, help="Std of the per-step input perturbation."),
+        click.option("--ema", "ema_weight", type=float, help="Weight of the output moving average (0 = off)."),
+        click.option("--result", type=click.Choice(["ema", "output", "best"]), help="Which image to write."),
+        click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), help="Autocast."),
+        click.option("--backtrack/--no-backtrack", default=None, help="Undo loss blow-ups (default on)."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+    ]
+    if needs_mask:
+        opts.insert(1, click.option("--mask", required=True, type=click.Path(path_type=pathlib.Path),
+                                    help="Mask PNG: white = known, black = missing."))
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        for opt in reversed(opts):
+            f = opt(f)
+        return f
+
+    return decorate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="deepprior")
+def cli() -> None:
+    """Restore damaged images with the Deep Image Prior (no training data, no pretrained weights)."""
+
+
+def _make_task_command(task: str) -> None:
+    @cli.command(task, help=_TASK_HELP[task])
+    @restore_options(PRESETS[task].needs_mask)
+    def command(image: pathlib.Path, **kw: Any) -> None:
+        run_restore(task, image, **kw)
+
+
+for _task in PRESETS:
+    _make_task_command(_task)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning user errors into one line on stderr and exit status 2."""
+    from . import cli_make  # noqa: F401  (registers degrade, mask, demo)
+
+    try:
+        cli.main(args=argv, prog_name="deepprior", standalone_mode=False)
+    except InputError as e:
+        click.echo(f"deepprior: error: {e}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("deepprior: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except MemoryError:
+        click.echo("deepprior: error: ran out of memory; crop or downscale the image, or use fewer channels",
+                   err=True)
+        sys.exit(2)

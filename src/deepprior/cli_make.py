@@ -1,0 +1,150 @@
+"""Commands that make inputs: ``degrade`` (simulate a corruption), ``mask`` (mask creator) and ``demo``."""
+
+from __future__ import annotations
+
+import importlib.resources
+import pathlib
+import shutil
+
+import click
+import numpy as np
+
+from . import masks
+from .cli import cli
+from .cli_restore import run_restore
+from .errors import InputError
+from .io import check_output_path, load_image, save_image
+
+DEMO_SIGMA = 25
+DEMO_ITERATIONS = 800
+
+
+def add_noise(img: np.ndarray, sigma: float, seed: int) -> np.ndarray:
+    """Additive white Gaussian noise of std ``sigma`` on the 0-255 scale, clipped to [0, 1]."""
+    rng = np.random.default_rng(seed)
+    return np.clip(img + rng.normal(0.0, sigma / 255.0, img.shape), 0.0, 1.0).astype(np.float32)
+
+
+@cli.command()
+@click.argument("clean", type=click.Path(path_type=pathlib.Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=pathlib.Path), help="Corrupted image.")
+@click.option("--noise", type=click.FloatRange(min=0, min_open=True), help="Gaussian noise std on the 0-255 scale.")
+@click.option("--drop", type=click.FloatRange(0, 1, max_open=True), help="Fraction of pixels to drop (Bernoulli).")
+@click.option("--mask", type=click.Path(path_type=pathlib.Path), help="Apply an existing mask (black = missing).")
+@click.option("--mask-out", type=click.Path(path_type=pathlib.Path), help="Where --drop writes its mask.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise or the drop.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+def degrade(clean: pathlib.Path, output: pathlib.Path, noise: float | None, drop: float | None,
+            mask: pathlib.Path | None, mask_out: pathlib.Path | None, seed: int, overwrite: bool) -> None:
+    """Simulate a corruption of CLEAN with a known ground truth (exactly one of --noise, --drop, --mask)."""
+    if sum(v is not None for v in (noise, drop, mask)) != 1:
+        raise InputError("give exactly one of --noise SIGMA, --drop FRACTION or --mask MASK")
+    if drop is not None and mask_out is None:
+        raise InputError("--drop needs --mask-out MASK.png: restoring needs the mask of dropped pixels")
+    check_output_path(output, [clean, mask], overwrite=overwrite)
+    if mask_out is not None:
+        check_output_path(mask_out, [clean, mask, output], overwrite=overwrite)
+    img = load_image(clean)
+    h, w = img.shape[:2]
+    if noise is not None:
+        save_image(add_noise(img, noise, seed), output)
+    else:
+        known = masks.drop_mask((w, h), drop, seed=seed) if drop is not None else masks.load_mask(mask)
+        if known.shape != (h, w):
+            raise InputError(f"mask is {known.shape[1]}x{known.shape[0]} but {clean} is {w}x{h}")
+        if mask_out is not None:
+            masks.save_mask(known, mask_out)
+        save_image(img * known[..., None], output)
+        click.echo(f"{masks.missing_fraction(known):.1%} of pixels missing")
+    click.echo(f"wrote {output}" + (f" and {mask_out}" if mask_out else ""))
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        w, h = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"expected WxH like 512x384, got {value!r}") from None
+    return w, h
+
+
+def _mask_size(size: tuple[int, int] | None, like: pathlib.Path | None) -> tuple[int, int]:
+    if (size is None) == (like is None):
+        raise InputError("give the mask size as --size WxH or --like IMAGE (one of them)")
+    if like is not None:
+        h, w = load_image(like).shape[:2]
+        return w, h
+    return size  # type: ignore[return-value]
+
+
+def _mask_command(f):  # shared options of the mask creators
+    f = click.option("--overwrite", is_flag=True, help="Replace an existing mask.")(f)
+    f = click.option("--seed", type=int, default=0, show_default=True, help="Seed of the placement.")(f)
+    f = click.option("--like", type=click.Path(path_type=pathlib.Path), help="Take the size from this image.")(f)
+    f = click.option("--size", callback=_size, help="Mask size WxH.")(f)
+    f = click.option("-o", "--output", required=True, type=click.Path(path_type=pathlib.Path))(f)
+    return f
+
+
+def _write_mask(known: np.ndarray, output: pathlib.Path, inputs: list, overwrite: bool) -> None:
+    check_output_path(output, inputs, overwrite=overwrite)
+    masks.save_mask(known, output)
+    click.echo(f"wrote {output} ({masks.missing_fraction(known):.1%} missing)")
+
+
+@cli.group()
+def mask() -> None:
+    """Make masks: white = known, black = missing."""
+
+
+@mask.command("text")
+@click.argument("text")
+@_mask_command
+@click.option("--font-size", type=click.IntRange(min=4), help="Font size in px (default: height / 12).")
+@click.option("--lines", type=click.IntRange(min=1), help="Number of text lines (default: as many as fit).")
+def mask_text(text: str, output: pathlib.Path, size, like, seed: int, overwrite: bool, font_size, lines) -> None:
+    """TEXT written over the image area, in several lines."""
+    wh = _mask_size(size, like)
+    _write_mask(masks.text_mask(wh, text, font_size=font_size, lines=lines, seed=seed), output, [like], overwrite)
+
+
+@mask.command("holes")
+@_mask_command
+@click.option("--count", type=click.IntRange(min=1), default=5, show_default=True, help="Number of holes.")
+@click.option("--shape", type=click.Choice(["blobs", "rects"]), default="blobs", show_default=True)
+@click.option("--max-fraction", type=click.FloatRange(0, 1, min_open=True), default=0.25, show_default=True,
+              help="Largest hole extent as a fraction of the image side.")
+def mask_holes(output, size, like, seed, overwrite, count, shape, max_fraction) -> None:
+    """Random holes (blobs or rectangles)."""
+    wh = _mask_size(size, like)
+    known = masks.holes_mask(wh, count=count, shape=shape, max_fraction=max_fraction, seed=seed)
+    _write_mask(known, output, [like], overwrite)
+
+
+@mask.command("drop")
+@_mask_command
+@click.option("--fraction", type=click.FloatRange(0, 1, max_open=True), required=True,
+              help="Fraction of pixels missing.")
+def mask_drop(output, size, like, seed, overwrite, fraction) -> None:
+    """Bernoulli pixel drop: each pixel missing with probability FRACTION."""
+    _write_mask(masks.drop_mask(_mask_size(size, like), fraction, seed=seed), output, [like], overwrite)
+
+
+@cli.command()
+@click.option("--out", "folder", type=click.Path(path_type=pathlib.Path), default=pathlib.Path("deepprior-demo"),
+              show_default=True, help="Folder for the demo's images and report (its files are replaced).")
+@click.option("--iters", "iterations", type=click.IntRange(min=1), default=DEMO_ITERATIONS, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--quiet", is_flag=True)
+def demo(folder: pathlib.Path, iterations: int, device: str, quiet: bool) -> None:
+    """Denoise the bundled sample (F16 crop, sigma 25) and write images, metrics and plots."""
+    folder.mkdir(parents=True, exist_ok=True)
+    clean_path, noisy_path = folder / "clean.png", folder / "noisy.png"
+    with importlib.resources.as_file(importlib.resources.files("deepprior") / "data" / "sample.png") as p:
+        shutil.copyfile(p, clean_path)
+    save_image(add_noise(load_image(clean_path), DEMO_SIGMA, seed=0), noisy_path)
+    click.echo(f"demo: denoising {noisy_path} (sigma {DEMO_SIGMA}, {iterations} iterations) into {folder}/")
+    run_restore("denoise", noisy_path, output=folder / "restored.png", gt=clean_path, device=device,
+                report=folder, overwrite=True, quiet=quiet, iterations=iterations, log_every=20)
+    click.echo(f"demo done: see {folder}/restored.png, {folder}/comparison.png, {folder}/curves.png")

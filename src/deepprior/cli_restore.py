@@ -1,0 +1,124 @@
+"""What the restore commands do: check paths, load files, run :func:`deepprior.restore`, write the results.
+
+Every check that can fail runs before the fit starts, so a bad input writes nothing.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from .api import Restoration, restore
+from .errors import InputError
+from .fit import StepRecord
+from .io import check_output_path, from_tensor, load_image, save_image
+from .masks import load_mask
+from .report import REPORT_FILES, write_report
+
+_FIT_OPTIONS = ("iterations", "lr", "save_every", "log_every", "reg_noise_std", "ema_weight", "result",
+                "precision", "backtrack")
+_NET_OPTIONS = ("channels_down", "channels_up", "channels_skip", "kernel_down", "kernel_up", "upsample",
+                "downsample", "padding", "input_channels")
+
+
+def check_report_dir(report: pathlib.Path | None, inputs: list[pathlib.Path | None], overwrite: bool) -> None:
+    """Refuse a report folder that is a file, an input, or already holds a report (unless overwriting)."""
+    if report is None:
+        return
+    if report.exists() and not report.is_dir():
+        raise InputError(f"report folder {report} exists and is not a folder")
+    for p in inputs:
+        if p is not None and p.resolve().parent == report.resolve() and p.name in REPORT_FILES:
+            raise InputError(f"report folder {report} would overwrite input {p}; choose another folder")
+    if not overwrite and report.is_dir() and any((report / f).exists() for f in REPORT_FILES):
+        raise InputError(f"report folder {report} already holds a report; pass --overwrite or choose another")
+
+
+class Progress:
+    """A tqdm bar fed by the fit's callback: iteration, loss and, with a ground truth, PSNR."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.bar = tqdm(total=total, unit="it", disable=not enabled, dynamic_ncols=True, leave=True)
+        self.done = 0
+
+    def __call__(self, record: StepRecord) -> None:
+        row = record.row
+        self.bar.update(int(row["iteration"]) - self.done)
+        self.done = int(row["iteration"])
+        post = {"loss": f"{row['loss']:.2e}"}
+        if "psnr_output" in row:
+            post["psnr"] = f"{row['psnr_output']:.2f}"
+            post["ema"] = f"{row['psnr_ema']:.2f}"
+        self.bar.set_postfix(post, refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+class StepSaver:
+    """Writes the output and EMA every ``save_every`` steps (``--save-every``)."""
+
+    def __init__(self, folder: pathlib.Path) -> None:
+        self.folder = folder
+
+    def __call__(self, record: StepRecord) -> None:
+        if record.save:
+            it = int(record.row["iteration"])
+            save_image(from_tensor(record.output), self.folder / f"output_{it:06d}.png")
+            save_image(from_tensor(record.ema), self.folder / f"ema_{it:06d}.png")
+
+
+def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: pathlib.Path | None = None,
+                gt: pathlib.Path | None = None, seed: int = 0, device: str = "auto",
+                report: pathlib.Path | None = None, overwrite: bool = False, quiet: bool = False,
+                input_type: str | None = None, **options: Any) -> Restoration:
+    """Run one restore command end to end; returns the :class:`Restoration`."""
+    inputs = [image, mask, gt]
+    check_output_path(output, inputs, overwrite=overwrite)
+    check_report_dir(report, inputs, overwrite)
+    observed = load_image(image)
+    known = None if mask is None else load_mask(mask)
+    truth = None if gt is None else load_image(gt)
+    if truth is not None and truth.shape[2] != observed.shape[2]:
+        raise InputError(f"ground truth {gt} has {truth.shape[2]} channel(s) but {image} has {observed.shape[2]}")
+    settings = {k: options[k] for k in _FIT_OPTIONS + _NET_OPTIONS if options.get(k) is not None}
+    if input_type is not None:
+        settings["input"] = input_type
+
+    from .api import build_configs
+
+    _, fit_cfg = build_configs(task, **settings)
+    progress = Progress(fit_cfg.iterations, enabled=not quiet)
+    callbacks: list[Any] = [progress]
+    if fit_cfg.save_every:
+        steps_dir = (report / "steps") if report else output.with_name(output.stem + "_steps")
+        callbacks.append(StepSaver(steps_dir))
+    try:
+        result = restore(observed, task, mask=known, ground_truth=truth, seed=seed, device=device,
+                         callbacks=callbacks, **settings)
+    finally:
+        progress.close()
+
+    save_image(result.image, output)
+    if report is not None:
+        write_report(report, metrics=result.metrics, config=result.config, history=result.history,
+                     observation=observed, result=result.image, ground_truth=truth)
+    _summary(result, output, report)
+    return result
+
+
+def _summary(result: Restoration, output: pathlib.Path, report: pathlib.Path | None) -> None:
+    m = result.metrics
+    stop = "" if m["stopped_by"] == "iterations" else f", stopped: {m['stopped_by']}"
+    line = f"wrote {output} ({m['result']}, {m['iterations']} iterations, {m['seconds']:.1f} s{stop})"
+    if "input" in m:
+        before, after = m["input"]["gt"]["psnr"], m[m["result"]]["gt"]["psnr"]
+        line += f"; PSNR vs ground truth {before:.2f} dB -> {after:.2f} dB"
+    click.echo(line)
+    if report is not None:
+        click.echo(f"report in {report}/")
+    if m["backtracks"]:
+        click.echo(f"backtracking undid {m['backtracks']} loss blow-up(s); see history.csv")

@@ -1,0 +1,203 @@
+"""Typed, frozen settings for the network and the fitting loop.
+
+Defaults are the paper's standard denoising settings (Ulyanov et al., CVPR 2018, authors' code); the
+presets in :mod:`deepprior.presets` change what each task needs. Every field says what it does and which way
+it pushes the result. The CLI, the web page and the benchmarks only *build* these objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """The hourglass ("skip") network and its input.
+
+    Attributes
+    ----------
+    channels_down, channels_up : tuple of int
+        Channels per scale, finest first; their length is the number of scales. More channels fit faster and
+        overfit sooner; most of the cost sits at the finest scale.
+    channels_skip : tuple of int
+        Channels of the skip connection per scale; 0 = no skip at that scale. Skips keep fine detail (text
+        inpainting uses 128); no skips (hole filling) make the net fill large regions more smoothly.
+    kernel_down, kernel_up, kernel_skip : int
+        Convolution sizes of the encoder, decoder and skip branches.
+    need_1x1_up : bool
+        Extra 1x1 convolution after each decoder convolution (the paper's standard net has it).
+    downsample : {"stride", "avg", "max"}
+        How each scale halves the resolution: strided convolution (paper) or pooling.
+    upsample : {"bilinear", "nearest"} or tuple of them per scale
+        Bilinear gives smoother outputs (denoising, SR); nearest is used for inpainting.
+    padding : {"reflection", "zero"}
+        Border handling of every convolution; reflection avoids dark borders.
+    act_slope : float
+        Negative slope of the LeakyReLU.
+    batch_norm : bool
+        Batch norm after every convolution, in training mode (statistics of the one image).
+    sigmoid : bool
+        Squash the output to [0, 1].
+    input : {"noise", "meshgrid"}
+        Fixed network input: uniform noise in [0, input_scale] or a 2-channel x/y meshgrid in [0, 1]
+        (hole filling, where the smooth coordinates interpolate large regions).
+    input_channels : int
+        Channels of the noise input (ignored for meshgrid, which has 2).
+    input_scale : float
+        Upper bound of the uniform input noise (paper: 0.1).
+    """
+
+    channels_down: tuple[int, ...] = (128, 128, 128, 128, 128)
+    channels_up: tuple[int, ...] = (128, 128, 128, 128, 128)
+    channels_skip: tuple[int, ...] = (4, 4, 4, 4, 4)
+    kernel_down: int = 3
+    kernel_up: int = 3
+    kernel_skip: int = 1
+    need_1x1_up: bool = True
+    downsample: str = "stride"
+    upsample: str | tuple[str, ...] = "bilinear"
+    padding: str = "reflection"
+    act_slope: float = 0.2
+    batch_norm: bool = True
+    sigmoid: bool = True
+    input: str = "noise"
+    input_channels: int = 32
+    input_scale: float = 0.1
+
+    def __post_init__(self) -> None:
+        n = len(self.channels_down)
+        if n < 1 or len(self.channels_up) != n or len(self.channels_skip) != n:
+            raise InputError(
+                f"channels down/up/skip must have the same number of scales (got {len(self.channels_down)}, "
+                f"{len(self.channels_up)}, {len(self.channels_skip)})"
+            )
+        if min(self.channels_down + self.channels_up) < 1 or min(self.channels_skip) < 0:
+            raise InputError("channel counts must be positive (skip channels may be 0)")
+        ups = (self.upsample,) if isinstance(self.upsample, str) else self.upsample
+        if isinstance(self.upsample, tuple) and len(ups) != n:
+            raise InputError(f"upsample needs one mode per scale ({n}), got {len(ups)}")
+        _choice("upsample", ups, ("bilinear", "nearest"))
+        _choice("downsample", (self.downsample,), ("stride", "avg", "max"))
+        _choice("padding", (self.padding,), ("reflection", "zero"))
+        _choice("input", (self.input,), ("noise", "meshgrid"))
+        for name in ("kernel_down", "kernel_up", "kernel_skip"):
+            k = getattr(self, name)
+            if k < 1 or k % 2 == 0:
+                raise InputError(f"{name} must be a positive odd number, got {k}")
+
+    @property
+    def scales(self) -> int:
+        """Number of scales (encoder levels)."""
+        return len(self.channels_down)
+
+    @property
+    def in_channels(self) -> int:
+        """Channels of the network input."""
+        return 2 if self.input == "meshgrid" else self.input_channels
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """The fitting loop: optimiser, regularisation tricks, logging and which output is returned.
+
+    Attributes
+    ----------
+    iterations : int
+        Adam steps. Too many overfit the corruption (denoising peaks, then falls); too few under-fit.
+    lr : float
+        Adam learning rate; higher fits faster but less stably.
+    reg_noise_std : float
+        Std of the fresh Gaussian perturbation added to the input every step. Larger = smoother results and
+        later overfitting.
+    ema_weight : float
+        Weight of the exponential moving average of the output (0.99 in the paper); higher = smoother average,
+        later to follow improvements. 0 disables it (the EMA equals the output).
+    result : {"ema", "output", "best"}
+        Which image is written as the result: the moving average, the last iterate, or the best snapshot.
+    best_by : {"loss"}
+        How the best snapshot is chosen without a ground truth: lowest loss on the observation over the
+        logged steps (hole filling, whose loss fluctuates).
+    backtrack : bool
+        Undo loss blow-ups. See :class:`deepprior.tricks.Backtracker` for the rule.
+    backtrack_factor : float
+        A checked loss above this many times the last good checked loss is a blow-up (10**0.5 = a 5 dB drop of
+        PSNR against the observation, the paper's threshold).
+    backtrack_lr_decay : float
+        Learning-rate multiplier applied when blow-ups repeat within ``backtrack_window`` steps.
+    backtrack_window : int
+        Steps within which a second blow-up counts as "keeps happening".
+    log_every : int
+        Steps between logged records (metrics, history row, callbacks, backtracking check). Each log is a
+        device sync and computes metrics, so small values cost time on large images.
+    save_every : int
+        Steps between intermediate images handed to callbacks / written by the CLI; 0 = never.
+    precision : {"auto", "fp32", "bf16", "fp16"}
+        Autocast precision of the network. "auto" = bf16 where the device runs it fast (CPUs with AVX512-BF16
+        or AMX, CUDA with bf16 support), else fp32. Changes rounding only; weights and Adam stay fp32.
+    channels_last : bool or None
+        Memory layout of activations; None = on for CPU and CUDA (faster convolutions in oneDNN and cuDNN).
+    """
+
+    iterations: int = 3000
+    lr: float = 0.01
+    reg_noise_std: float = 1.0 / 30.0
+    ema_weight: float = 0.99
+    result: str = "ema"
+    best_by: str = "loss"
+    backtrack: bool = True
+    backtrack_factor: float = 10.0**0.5
+    backtrack_lr_decay: float = 0.5
+    backtrack_window: int = 200
+    log_every: int = 10
+    save_every: int = 0
+    precision: str = "auto"
+    channels_last: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.iterations < 1:
+            raise InputError(f"iterations must be at least 1, got {self.iterations}")
+        if not self.lr > 0:
+            raise InputError(f"learning rate must be positive, got {self.lr}")
+        if self.reg_noise_std < 0:
+            raise InputError(f"input-noise std must be >= 0, got {self.reg_noise_std}")
+        if not 0 <= self.ema_weight < 1:
+            raise InputError(f"EMA weight must be in [0, 1), got {self.ema_weight}")
+        if self.log_every < 1 or self.save_every < 0:
+            raise InputError("log_every must be >= 1 and save_every >= 0")
+        if self.backtrack_factor <= 1:
+            raise InputError(f"backtrack factor must be > 1, got {self.backtrack_factor}")
+        _choice("result", (self.result,), ("ema", "output", "best"))
+        _choice("best_by", (self.best_by,), ("loss",))
+        _choice("precision", (self.precision,), ("auto", "fp32", "bf16", "fp16"))
+
+
+def _choice(name: str, values: tuple[Any, ...], allowed: tuple[str, ...]) -> None:
+    for v in values:
+        if v not in allowed:
+            raise InputError(f"{name} must be one of {', '.join(allowed)}; got {v!r}")
+
+
+def replace(cfg: Any, **changes: Any) -> Any:
+    """Return a copy of a config with some fields changed; ``None`` values are ignored (unset CLI options)."""
+    return dataclasses.replace(cfg, **{k: v for k, v in changes.items() if v is not None})
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain-JSON view of a config (tuples become lists)."""
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a config from :func:`to_dict` output, turning lists back into tuples."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise InputError(f"unknown {cls.__name__} settings: {', '.join(sorted(unknown))}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+__all__ = ["NetConfig", "FitConfig", "replace", "to_dict", "from_dict"]

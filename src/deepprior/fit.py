@@ -1,0 +1,207 @@
+"""The one fitting loop of deepprior: every task runs through :func:`fit` with its own operator.
+
+Read :func:`fit` top to bottom: perturb input -> forward -> loss -> (logged step: backtrack check, snapshot,
+metrics, callbacks) -> backward -> step -> EMA.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import metrics
+from .config import FitConfig
+from .operators import Operator
+from .tricks import BacktrackEvent, Backtracker, BestSnapshot, OutputEMA
+
+
+@dataclass
+class StepRecord:
+    """What a callback sees at a logged step.
+
+    ``row`` is the history row (iteration, seconds, loss, lr, metrics, event). ``output`` and ``ema`` are the
+    current images (1, C, H, W), valid during the call only. ``save`` is true on ``save_every`` steps.
+    """
+
+    row: dict[str, float | int | str]
+    output: torch.Tensor
+    ema: torch.Tensor
+    save: bool
+
+
+#: A callback gets each logged step; returning True stops the run (``stopped_by = "callback"``).
+Callback = Callable[[StepRecord], "bool | None"]
+
+
+@dataclass
+class FitResult:
+    """The outcome of :func:`fit`: the three candidate images, the history and why the run stopped."""
+
+    output: torch.Tensor
+    ema: torch.Tensor
+    best: torch.Tensor
+    best_iteration: int
+    iterations: int
+    seconds: float
+    stopped_by: str
+    precision: str
+    channels_last: bool
+    history: list[dict[str, float | int | str]] = field(default_factory=list)
+    events: list[BacktrackEvent] = field(default_factory=list)
+
+    def image(self, which: str) -> torch.Tensor:
+        """One of ``"output"``, ``"ema"``, ``"best"``."""
+        return {"output": self.output, "ema": self.ema, "best": self.best}[which]
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """Turn ``"auto"`` into bf16 where the hardware runs it natively, else fp32."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu" and torch.backends.mkldnn.is_available():
+        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    return "fp32"
+
+
+def fit(
+    observation: torch.Tensor,
+    operator: Operator,
+    net: nn.Module,
+    net_input: torch.Tensor,
+    cfg: FitConfig,
+    *,
+    generator: torch.Generator,
+    ground_truth: torch.Tensor | None = None,
+    callbacks: Iterable[Callback] = (),
+) -> FitResult:
+    """Fit ``net`` so that ``operator(net(net_input))`` matches ``observation``.
+
+    Parameters
+    ----------
+    observation : torch.Tensor
+        The corrupted image ``y``, (1, C, h, w), on the device the fit runs on.
+    operator : Operator
+        The degradation ``A``; its ``known`` buffer (if any) selects the values the loss compares.
+    net, net_input : nn.Module, torch.Tensor
+        The network (already on the device) and its fixed input (1, C_in, H, W).
+    cfg : FitConfig
+        Optimiser and trick settings.
+    generator : torch.Generator
+        Source of the per-step input perturbation, on the same device.
+    ground_truth : torch.Tensor, optional
+        Clean image (1, C, H, W); only scored in the history, never used for fitting or selection.
+    callbacks : iterable of Callback
+        Called at every logged step; a True return stops the run.
+
+    Returns
+    -------
+    FitResult
+        Ctrl-C (KeyboardInterrupt) ends the run early with ``stopped_by = "interrupted"`` and still returns
+        the images of the last completed step.
+    """
+    device = observation.device
+    precision = resolve_precision(cfg.precision, device)
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    channels_last = cfg.channels_last if cfg.channels_last is not None else device.type in ("cpu", "cuda")
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        net_input = net_input.contiguous(memory_format=torch.channels_last)
+    net.train()  # batch norm uses the statistics of the one image, as in the paper
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    known = operator.known
+    # Mean over measured values only; the denominator is fixed, so compute it once.
+    denom = None if known is None else known.expand_as(observation).sum().clamp_min(1)
+    gt_np = None if ground_truth is None else _np(ground_truth)
+    obs_np = _np(observation)
+    known_np = None if known is None else _np(known.expand_as(observation)) > 0.5
+
+    ema, best = OutputEMA(cfg.ema_weight), BestSnapshot()
+    backtracker = Backtracker(cfg.backtrack_factor, cfg.backtrack_lr_decay, cfg.backtrack_window)
+    history: list[dict[str, float | int | str]] = []
+    out = net_input.new_zeros(())
+    stopped_by, it = "iterations", 0
+    start = time.perf_counter()
+    try:
+        for it in range(1, cfg.iterations + 1):
+            z = net_input
+            if cfg.reg_noise_std > 0:
+                z = z + cfg.reg_noise_std * torch.randn(z.shape, generator=generator, device=device, dtype=z.dtype)
+            autocast = (torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None
+                        else contextlib.nullcontext())
+            with autocast:
+                out = net(z)
+            out = out.float()
+            residual = operator(out) - observation
+            loss = residual.square().mean() if denom is None else residual.square().sum() / denom
+
+            save = cfg.save_every > 0 and it % cfg.save_every == 0
+            if it == 1 or it % cfg.log_every == 0 or it == cfg.iterations or save:
+                # .item() is a device sync point, so the checks below run only at logged steps.
+                loss_value = loss.item()
+                event = ""
+                if cfg.backtrack and backtracker.is_blowup(loss_value):
+                    ev = backtracker.restore(loss_value, it, net, opt, ema)
+                    event = f"backtrack to {ev.restored_iteration}, lr {ev.lr:.3g}"
+                    history.append({"iteration": it, "seconds": time.perf_counter() - start,
+                                    "loss": loss_value, "lr": ev.lr, "event": event})
+                    continue  # the bad update is never applied
+                if cfg.backtrack:
+                    backtracker.save(loss_value, it, net, opt, ema.value)
+                ema_now = ema.update(out) if ema.value is None else ema.value
+                best.update(loss_value, out, it)
+                row = {"iteration": it, "seconds": time.perf_counter() - start, "loss": loss_value,
+                       "lr": opt.param_groups[0]["lr"], "event": event}
+                row.update(_log_metrics(out, ema_now, operator, obs_np, known_np, gt_np))
+                history.append(row)
+                record = StepRecord(row, out.detach(), ema_now, save)
+                if any([bool(cb(record)) for cb in callbacks]):
+                    stopped_by = "callback"
+                    break
+
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            ema.update(out)
+    except KeyboardInterrupt:
+        stopped_by = "interrupted"
+
+    seconds = time.perf_counter() - start
+    last = out.detach().float() if out.ndim == 4 else None
+    if last is None:  # interrupted before the first forward finished
+        raise KeyboardInterrupt
+    ema_img = ema.value if ema.value is not None else last
+    best_img = best.image if best.image is not None else last
+    return FitResult(
+        output=last, ema=ema_img, best=best_img, best_iteration=best.iteration or it, iterations=it,
+        seconds=seconds, stopped_by=stopped_by, precision=precision, channels_last=channels_last,
+        history=history, events=backtracker.events,
+    )
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    """(1, C, H, W) tensor -> (H, W, C) float32 array on the CPU."""
+    return t.detach().float()[0].permute(1, 2, 0).cpu().numpy()
+
+
+def _log_metrics(out: torch.Tensor, ema: torch.Tensor, operator: Operator, obs: np.ndarray,
+                 known: np.ndarray | None, gt: np.ndarray | None) -> dict[str, float]:
+    """Scores for one history row: against the observation (measured values) and the ground truth."""
+    row: dict[str, float] = {}
+    with torch.no_grad():
+        for name, img in (("output", out), ("ema", ema)):
+            row[f"psnr_obs_{name}"] = metrics.psnr(_np(operator(img)), obs, known)
+            if gt is not None:
+                x = _np(img)
+                s = metrics.scores(x, gt)
+                row.update({f"psnr_{name}": s["psnr"], f"ssim_{name}": s["ssim"], f"mse_{name}": s["mse"]})
+    return row

@@ -1,0 +1,56 @@
+"""Layer factories shared by the networks: padded convolutions, activations, normalisation."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def conv(in_ch: int, out_ch: int, kernel: int, *, stride: int = 1, padding: str = "reflection",
+         downsample: str = "stride") -> nn.Module:
+    """Convolution that keeps the size (stride 1) or halves it, rounding up (stride 2).
+
+    Reflection padding is a separate layer, as in the paper's code, so the border is mirrored rather than
+    zero-filled. With ``downsample`` "avg" or "max" a stride-2 request becomes a stride-1 convolution
+    followed by 2x2 pooling (``ceil_mode`` so odd sizes round up like the strided convolution).
+    """
+    pad = (kernel - 1) // 2
+    layers: list[nn.Module] = []
+    if pad and padding == "reflection":
+        layers.append(nn.ReflectionPad2d(pad))
+    conv_stride = stride if downsample == "stride" else 1
+    layers.append(nn.Conv2d(in_ch, out_ch, kernel, stride=conv_stride,
+                            padding=pad if padding == "zero" else 0, bias=True))
+    if stride == 2 and downsample == "avg":
+        layers.append(nn.AvgPool2d(2, ceil_mode=True))
+    elif stride == 2 and downsample == "max":
+        layers.append(nn.MaxPool2d(2, ceil_mode=True))
+    return layers[0] if len(layers) == 1 else nn.Sequential(*layers)
+
+
+def norm(channels: int, enabled: bool) -> nn.Module:
+    """Batch norm (kept in training mode: statistics of the one image) or nothing."""
+    return nn.BatchNorm2d(channels) if enabled else nn.Identity()
+
+
+def act(slope: float) -> nn.Module:
+    """LeakyReLU with the given negative slope (paper: 0.2)."""
+    return nn.LeakyReLU(slope, inplace=True)
+
+
+def init_weights(net: nn.Module, generator: torch.Generator) -> None:
+    """Re-initialise every convolution from ``generator``, with PyTorch's default distribution.
+
+    PyTorch initialises layers from the global RNG at construction; drawing from an explicit generator makes
+    the network a pure function of the seed, whatever else the process has drawn before.
+    """
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+            if m.bias is not None:
+                fan_in = m.weight.shape[1] * m.weight.shape[2] * m.weight.shape[3]
+                bound = 1 / math.sqrt(fan_in)
+                with torch.no_grad():
+                    m.bias.uniform_(-bound, bound, generator=generator)

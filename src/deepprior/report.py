@@ -1,0 +1,137 @@
+"""The report folder of a run: metrics.json, history.csv, config.json, curves.png, comparison.png.
+
+Plots import matplotlib lazily (with the non-interactive Agg backend), so the core never pays for it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import json
+import math
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from .io import atomic_path, atomic_write_text
+
+REPORT_FILES = ("metrics.json", "history.csv", "config.json", "curves.png", "comparison.png")
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no inf / NaN: write them as null (a perfect match has infinite PSNR)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_json(path: pathlib.Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as indented JSON, atomically."""
+    atomic_write_text(path, json.dumps(_clean(data), indent=2) + "\n")
+
+
+def write_history(path: pathlib.Path, history: list[dict[str, Any]]) -> None:
+    """One CSV row per logged iteration; columns are the union of all rows' keys, in first-seen order."""
+    columns: list[str] = []
+    for row in history:
+        columns += [k for k in row if k not in columns]
+    buf = _io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, restval="")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    atomic_write_text(path, buf.getvalue())
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(path: pathlib.Path, history: list[dict[str, Any]], title: str = "") -> None:
+    """PSNR, SSIM and loss against iteration (ground-truth curves only when the run had one)."""
+    plt = _pyplot()
+    rows = [r for r in history if "psnr_obs_output" in r]
+    it = [r["iteration"] for r in rows]
+    has_gt = bool(rows) and "psnr_output" in rows[0]
+    fig, axes = plt.subplots(1, 3 if has_gt else 2, figsize=(13 if has_gt else 9, 3.6))
+    ax = axes[0]
+    if has_gt:
+        ax.plot(it, [r["psnr_output"] for r in rows], label="output vs GT")
+        ax.plot(it, [r["psnr_ema"] for r in rows], label="EMA vs GT")
+    ax.plot(it, [r["psnr_obs_output"] for r in rows], "--", label="output vs observation")
+    for r in history:
+        if r.get("event"):
+            ax.axvline(r["iteration"], color="red", alpha=0.4, lw=0.8)
+    ax.set(xlabel="iteration", ylabel="PSNR (dB)", title="PSNR")
+    ax.legend(fontsize=8)
+    if has_gt:
+        axes[1].plot(it, [r["ssim_output"] for r in rows], label="output")
+        axes[1].plot(it, [r["ssim_ema"] for r in rows], label="EMA")
+        axes[1].set(xlabel="iteration", ylabel="SSIM vs GT", title="SSIM")
+        axes[1].legend(fontsize=8)
+    axes[-1].semilogy(it, [r["loss"] for r in rows])
+    axes[-1].set(xlabel="iteration", ylabel="loss (MSE on measured values)", title="loss")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    _save_fig(fig, path)
+
+
+def plot_comparison(path: pathlib.Path, panels: list[tuple[str, np.ndarray]], title: str = "") -> None:
+    """Images side by side with their captions (e.g. ground truth / corrupted / restored)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6))
+    for ax, (caption, img) in zip(np.atleast_1d(axes), panels):
+        img = np.clip(img, 0, 1)
+        ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1,
+                  interpolation="nearest")
+        ax.set_title(caption, fontsize=9)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    _save_fig(fig, path)
+
+
+def _save_fig(fig: Any, path: pathlib.Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    fig.clear()
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def _caption(name: str, scores: dict[str, Any] | None) -> str:
+    if not scores or "gt" not in scores:
+        return name
+    s = scores["gt"]
+    return f"{name}\nPSNR {s['psnr']:.2f} dB, SSIM {s['ssim']:.3f}"
+
+
+def write_report(folder: pathlib.Path, *, metrics: dict[str, Any], config: dict[str, Any],
+                 history: list[dict[str, Any]], observation: np.ndarray, result: np.ndarray,
+                 ground_truth: np.ndarray | None = None) -> list[pathlib.Path]:
+    """Write every report file into ``folder`` (created if needed); returns the paths written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / name for name in REPORT_FILES]
+    write_json(paths[0], metrics)
+    write_history(paths[1], history)
+    write_json(paths[2], config)
+    title = f"{metrics['task']}: {metrics['iterations']} iterations, {metrics['seconds']:.0f} s"
+    plot_curves(paths[3], history, title)
+    panels = [] if ground_truth is None else [("ground truth", ground_truth)]
+    panels.append((_caption("corrupted", metrics.get("input")), observation))
+    panels.append((_caption(f"restored ({metrics['result']})", metrics.get(metrics["result"])), result))
+    plot_comparison(paths[4], panels, title)
+    return paths

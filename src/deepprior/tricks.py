@@ -1,0 +1,123 @@
+"""The fitting tricks: output EMA, best snapshot, and backtracking after loss blow-ups.
+
+Each is a small stateful object the loop in :mod:`deepprior.fit` calls; none knows about the others, so each
+can be tested on synthetic sequences.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class OutputEMA:
+    """Exponential moving average of the network output: ``ema = w * ema + (1 - w) * x``.
+
+    The first update sets ``ema = x`` (as the paper's code does), so early iterates are not pulled towards 0.
+    Averaging over the input-noise jitter cancels much of the noise the net starts to fit, so the EMA is
+    usually cleaner than the last iterate (the paper shows it beside the output for denoising).
+    """
+
+    def __init__(self, weight: float) -> None:
+        self.weight = weight
+        self.value: torch.Tensor | None = None
+
+    def update(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.detach().float()
+        if self.value is None:
+            self.value = x.clone()
+        else:
+            self.value.mul_(self.weight).add_(x, alpha=1.0 - self.weight)
+        return self.value
+
+
+class BestSnapshot:
+    """Keeps the image with the lowest score seen so far (lower is better).
+
+    Used with the loss on the observation: for hole filling the loss fluctuates strongly from step to step,
+    so the best-fitting iterate is kept instead of the last one.
+    """
+
+    def __init__(self) -> None:
+        self.score = math.inf
+        self.image: torch.Tensor | None = None
+        self.iteration = 0
+
+    def update(self, score: float, image: torch.Tensor, iteration: int) -> bool:
+        """Keep ``image`` if ``score`` is a new minimum; returns whether it was kept."""
+        if not score < self.score:  # also rejects NaN
+            return False
+        self.score, self.image, self.iteration = score, image.detach().float().clone(), iteration
+        return True
+
+
+@dataclass
+class BacktrackEvent:
+    """One blow-up: when, the loss seen, the loss it was compared with, and the learning rate afterwards."""
+
+    iteration: int
+    loss: float
+    reference: float
+    restored_iteration: int
+    lr: float
+
+
+class Backtracker:
+    """Undo loss blow-ups, and make them stop happening.
+
+    Rule (checked at every logged step, before the update is applied): the loss of the current weights is a
+    blow-up when it is not finite or exceeds ``factor`` times the loss at the last good check (the paper's
+    5 dB drop of PSNR against the observation is ``factor = 10 ** 0.5``). On a blow-up the caller restores
+    the weights, the Adam moments, the batch-norm buffers and the output EMA saved at the last good check,
+    and does not apply the current update. If the previous blow-up was less than ``window`` steps earlier,
+    the learning rate is multiplied by ``lr_decay`` so a run that keeps blowing up settles.
+
+    The paper's version restored only the weights: the bad update was still applied and Adam's moments
+    (which caused the jump) were kept, so it fired again and again.
+    """
+
+    def __init__(self, factor: float, lr_decay: float, window: int) -> None:
+        self.factor, self.lr_decay, self.window = factor, lr_decay, window
+        self.reference = math.inf
+        self.saved_iteration = 0
+        self.events: list[BacktrackEvent] = []
+        self._state: dict[str, Any] | None = None
+
+    def is_blowup(self, loss: float) -> bool:
+        """Whether ``loss`` is a blow-up relative to the last good check (never before the first save)."""
+        if self._state is None:
+            return False
+        return not math.isfinite(loss) or loss > self.factor * self.reference
+
+    def save(self, loss: float, iteration: int, net: nn.Module, opt: torch.optim.Optimizer,
+             ema: torch.Tensor | None) -> None:
+        """Record a good state. Copies cost one pass over the weights, so it runs only at logged steps."""
+        self.reference, self.saved_iteration = loss, iteration
+        self._state = {
+            "net": copy.deepcopy(net.state_dict()),
+            "opt": copy.deepcopy(opt.state_dict()),
+            "ema": None if ema is None else ema.clone(),
+        }
+
+    def restore(self, loss: float, iteration: int, net: nn.Module, opt: torch.optim.Optimizer,
+                ema: OutputEMA) -> BacktrackEvent:
+        """Go back to the saved state; lower the learning rate if blow-ups keep coming. Returns the event."""
+        assert self._state is not None, "restore() before save()"
+        lr = opt.param_groups[0]["lr"]
+        if self.events and iteration - self.events[-1].iteration < self.window:
+            lr *= self.lr_decay
+        net.load_state_dict(self._state["net"])
+        # load_state_dict may alias the tensors it is given; a deep copy keeps the snapshot intact for reuse.
+        opt.load_state_dict(copy.deepcopy(self._state["opt"]))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        if self._state["ema"] is not None:
+            ema.value = self._state["ema"].clone()
+        event = BacktrackEvent(iteration, loss, self.reference, self.saved_iteration, lr)
+        self.events.append(event)
+        return event
