@@ -33,7 +33,10 @@ def apply_mask(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class Operator(nn.Module):
     """Base class: ``forward(x)`` is ``A(x)``; ``known`` marks the measured values the loss compares."""
 
-    known: torch.Tensor | None = None
+    def __init__(self) -> None:
+        super().__init__()
+        # A buffer even when None, so subclasses assign it and .to(device) moves it.
+        self.register_buffer("known", None)
 
     def observe(self, clean: torch.Tensor) -> torch.Tensor:
         """The noise-free observation ``A(clean)`` (used to simulate a corruption with a known ground truth)."""
@@ -60,7 +63,7 @@ class Mask(Operator):
         super().__init__()
         if mask.ndim != 2:
             raise InputError(f"mask must be 2-D (H, W), got shape {tuple(mask.shape)}")
-        self.register_buffer("known", mask.to(torch.float32)[None, None])
+        self.known = mask.to(torch.float32)[None, None]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] != self.known.shape[-2:]:

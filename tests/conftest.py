@@ -1,0 +1,57 @@
+"""Shared fixtures: tiny images and masks written with numpy + Pillow into ``tmp_path``."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+#: Tiny image size (W, H): big enough for a 2-scale network, small enough for a fit of a few steps.
+SIZE = (40, 36)
+
+
+@pytest.fixture
+def write_png(tmp_path):
+    """``write_png(name, array, mode=None)`` saves ``array`` (uint8/uint16) as ``tmp_path / name``."""
+
+    def write(name, array, mode=None):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.asarray(array), mode=mode).save(path)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def clean_rgb():
+    """A smooth 36x40 RGB uint8 image (gradients), the ground truth of the tiny runs."""
+    w, h = SIZE
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([xx * 255 / (w - 1), yy * 255 / (h - 1), (xx + yy) * 255 / (w + h - 2)], axis=-1)
+    return np.round(img).astype(np.uint8)
+
+
+@pytest.fixture
+def clean_png(write_png, clean_rgb):
+    return write_png("clean.png", clean_rgb)
+
+
+@pytest.fixture
+def noisy_png(write_png, clean_rgb):
+    """``clean_rgb`` plus Gaussian noise (sigma 25 on the 0-255 scale)."""
+    noise = np.random.default_rng(0).normal(0, 25, clean_rgb.shape)
+    return write_png("noisy.png", np.clip(clean_rgb + noise, 0, 255).round().astype(np.uint8))
+
+
+@pytest.fixture
+def grey_png(write_png, clean_rgb):
+    """A mode "L" (one channel) PNG of the tiny size."""
+    return write_png("grey.png", clean_rgb[..., 0])
+
+
+@pytest.fixture
+def mask_png(write_png):
+    """A 0/255 mask of the tiny size with a black (missing) 10x8 rectangle."""
+    w, h = SIZE
+    m = np.full((h, w), 255, np.uint8)
+    m[10:18, 12:22] = 0
+    return write_png("mask.png", m)

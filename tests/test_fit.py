@@ -1,0 +1,125 @@
+"""Behaviour of the one fitting loop on tiny images, through the public API."""
+
+import numpy as np
+import pytest
+import torch
+
+import deepprior
+from deepprior import metrics
+from deepprior.errors import InputError
+from deepprior.masks import drop_mask
+from helpers import SMALL, smooth_image
+
+
+def _noisy(gt, sigma=25, seed=0):
+    return np.clip(gt + np.random.default_rng(seed).normal(0, sigma / 255, gt.shape), 0, 1).astype(np.float32)
+
+
+def test_denoise_beats_the_noisy_input():
+    gt = smooth_image()
+    noisy = _noisy(gt)
+    r = deepprior.restore(noisy, "denoise", ground_truth=gt, iterations=150, log_every=25, **SMALL)
+    assert r.image.shape == gt.shape
+    assert metrics.psnr(r.image, gt) > metrics.psnr(noisy, gt) + 3
+    m = r.metrics
+    assert m["table"]["ema_vs_gt"] == pytest.approx(m["ema"]["gt"]["psnr"])
+    assert m["input"]["gt"]["psnr"] == pytest.approx(metrics.psnr(noisy, gt), abs=1e-6)
+    assert [row["iteration"] for row in r.history] == [1, 25, 50, 75, 100, 125, 150]
+
+
+@pytest.mark.parametrize("task,c,net", [
+    ("inpaint", 3, {}),
+    ("reconstruct", 1, {}),
+    ("fill", 3, {"channels_skip": (0, 0), "input": "meshgrid"}),
+])
+def test_mask_tasks_beat_the_corrupted_input(task, c, net):
+    gt = smooth_image(c=c)
+    h, w = gt.shape[:2]
+    if task == "fill":
+        known = np.ones((h, w), bool)
+        known[16:28, 12:26] = False
+    else:
+        known = drop_mask((w, h), 0.5, seed=1)
+    observed = gt * known[..., None]
+    r = deepprior.restore(observed, task, mask=known, ground_truth=gt, iterations=120, log_every=20,
+                          lr=0.01, **{**SMALL, **net})
+    assert r.image.shape == gt.shape
+    missing = ~known
+    err_in = metrics.mse(observed, gt, missing)
+    err_out = metrics.mse(r.image, gt, missing)
+    assert err_out < 0.25 * err_in, (err_out, err_in)
+    assert r.metrics["output"]["observation"]["psnr"] > 20  # fits the known pixels
+
+
+def test_same_seed_same_result_other_seed_differs():
+    noisy = _noisy(smooth_image(32, 32))
+    kw = dict(iterations=15, log_every=5, **SMALL)
+    a = deepprior.restore(noisy, "denoise", seed=3, **kw)
+    b = deepprior.restore(noisy, "denoise", seed=3, **kw)
+    c = deepprior.restore(noisy, "denoise", seed=4, **kw)
+    assert np.array_equal(a.output, b.output) and np.array_equal(a.ema, b.ema)
+    assert not np.array_equal(a.output, c.output)
+
+
+def test_callback_stops_and_interrupt_keeps_result():
+    noisy = _noisy(smooth_image(32, 32))
+    seen = []
+    r = deepprior.restore(noisy, "denoise", iterations=100, log_every=5, callbacks=[
+        lambda rec: seen.append(rec.row["iteration"]) or rec.row["iteration"] >= 20], **SMALL)
+    assert r.metrics["stopped_by"] == "callback" and r.metrics["iterations"] == 20 and seen == [1, 5, 10, 15, 20]
+
+    def interrupt(rec):
+        if rec.row["iteration"] == 10:
+            raise KeyboardInterrupt
+
+    r = deepprior.restore(noisy, "denoise", iterations=100, log_every=5, callbacks=[interrupt], **SMALL)
+    assert r.metrics["stopped_by"] == "interrupted" and r.metrics["iterations"] == 10
+    assert r.image.shape == noisy.shape and np.isfinite(r.image).all()
+
+
+class _Sabotage(torch.nn.Module):
+    """Wraps a net and wrecks its weights once, at a given forward call (a simulated bad update)."""
+
+    def __init__(self, net, at):
+        super().__init__()
+        self.net, self.at, self.calls = net, at, 0
+
+    def forward(self, z):
+        self.calls += 1
+        if self.calls == self.at:
+            with torch.no_grad():
+                for p in self.net.parameters():
+                    p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(0)) * 5)
+        return self.net(z)
+
+
+def test_backtracking_recovers_from_a_blowup_in_the_loop():
+    from deepprior.config import FitConfig, NetConfig
+    from deepprior.nets import build_net, make_input
+    from deepprior.operators import Identity
+
+    gt = smooth_image(32, 32)
+    y = torch.from_numpy(_noisy(gt)).permute(2, 0, 1)[None]
+    cfg = NetConfig(**SMALL)
+    net = _Sabotage(build_net("skip", cfg, 3, generator=torch.Generator().manual_seed(0)), at=60)
+    z = make_input(cfg, 32, 32, generator=torch.Generator().manual_seed(0), device=torch.device("cpu"))
+    fit_cfg = FitConfig(iterations=100, log_every=10, backtrack_window=1000)
+    res = deepprior.fit(y, Identity(), net, z, fit_cfg, generator=torch.Generator().manual_seed(0))
+    assert len(res.events) == 1 and res.events[0].iteration == 60 and res.events[0].restored_iteration == 50
+    losses = {row["iteration"]: row["loss"] for row in res.history if not row["event"]}
+    assert losses[100] < 1.5 * losses[50]  # back on track after the restore
+    assert any(row["event"] for row in res.history)
+
+
+def test_bad_api_input():
+    img = smooth_image(48, 48)
+    with pytest.raises(InputError, match="needs a mask"):
+        deepprior.restore(img, "inpaint", **SMALL)
+    with pytest.raises(InputError, match="mask is 40x48 but the image is 48x48"):
+        deepprior.restore(img, "inpaint", mask=np.ones((48, 40), bool), **SMALL)
+    with pytest.raises(InputError, match="unknown settings"):
+        deepprior.restore(img, "denoise", iters=3)
+    with pytest.raises(InputError, match="unknown task"):
+        deepprior.restore(img, "deblur")
+    with pytest.raises(InputError, match=r"\[0, 1\]"):
+        deepprior.restore(img * 3, "denoise", **SMALL)
