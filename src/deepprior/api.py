@@ -220,6 +220,6 @@ def _check_memory(net: NetConfig, h: int, w: int, fit_cfg: FitConfig, dev: torch
     have = available_memory(dev)
     if need > have:
         raise InputError(
-            f"a {w}x{h} image needs about {need / 2**30:.1f} GiB for this network but only "
+            f"not enough memory: a {w}x{h} image needs about {need / 2**30:.1f} GiB for this network but only "
             f"{have / 2**30:.1f} GiB is free on {dev}; crop or downscale the image, or use fewer channels"
         )

@@ -41,6 +41,8 @@ def degrade(clean: pathlib.Path, output: pathlib.Path, noise: float | None, drop
         raise InputError("give exactly one of --noise SIGMA, --drop FRACTION or --mask MASK")
     if drop is not None and mask_out is None:
         raise InputError("--drop needs --mask-out MASK.png: restoring needs the mask of dropped pixels")
+    if drop is None and mask_out is not None:
+        raise InputError("--mask-out goes with --drop only (it writes the mask of the dropped pixels)")
     check_output_path(output, [clean, mask], overwrite=overwrite)
     if mask_out is not None:
         check_output_path(mask_out, [clean, mask, output], overwrite=overwrite)

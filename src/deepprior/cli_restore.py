@@ -24,17 +24,31 @@ _NET_OPTIONS = ("channels_down", "channels_up", "channels_skip", "kernel_down", 
                 "downsample", "padding", "input_channels")
 
 
-def check_report_dir(report: pathlib.Path | None, inputs: list[pathlib.Path | None], overwrite: bool) -> None:
-    """Refuse a report folder that is a file, an input, or already holds a report (unless overwriting)."""
+def check_report_dir(report: pathlib.Path | None, output: pathlib.Path, inputs: list[pathlib.Path | None],
+                     overwrite: bool) -> None:
+    """Refuse a report folder that cannot be made, would replace an input or the output, or already holds
+    a report (unless overwriting)."""
     if report is None:
         return
-    if report.exists() and not report.is_dir():
-        raise InputError(f"report folder {report} exists and is not a folder")
-    for p in inputs:
+    for parent in [report, *report.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise InputError(f"report folder {report} cannot be made: {parent} is a file")
+    if report.resolve() == output.resolve():
+        raise InputError(f"report folder {report} is the output path; choose another folder")
+    for p in [output, *inputs]:
         if p is not None and p.resolve().parent == report.resolve() and p.name in REPORT_FILES:
-            raise InputError(f"report folder {report} would overwrite input {p}; choose another folder")
+            raise InputError(f"report folder {report} would overwrite {p}; choose another folder or file name")
     if not overwrite and report.is_dir() and any((report / f).exists() for f in REPORT_FILES):
         raise InputError(f"report folder {report} already holds a report; pass --overwrite or choose another")
+
+
+def check_steps_dir(folder: pathlib.Path, overwrite: bool) -> None:
+    """The ``--save-every`` folder must be creatable, and not hold earlier images unless overwriting."""
+    for parent in [folder, *folder.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise InputError(f"cannot save intermediate images into {folder}: {parent} is a file")
+    if not overwrite and folder.is_dir() and any(folder.iterdir()):
+        raise InputError(f"{folder} already holds intermediate images; pass --overwrite or choose another output")
 
 
 class Progress:
@@ -78,7 +92,7 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
     """Run one restore command end to end; returns the :class:`Restoration`."""
     inputs = [image, mask, gt]
     check_output_path(output, inputs, overwrite=overwrite)
-    check_report_dir(report, inputs, overwrite)
+    check_report_dir(report, output, inputs, overwrite)
     observed = load_image(image)
     known = None if mask is None else load_mask(mask)
     truth = None if gt is None else load_image(gt)
@@ -91,11 +105,13 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
     from .api import build_configs
 
     _, fit_cfg = build_configs(task, **settings)
-    progress = Progress(fit_cfg.iterations, enabled=not quiet)
-    callbacks: list[Any] = [progress]
+    callbacks: list[Any] = []
     if fit_cfg.save_every:
         steps_dir = (report / "steps") if report else output.with_name(output.stem + "_steps")
+        check_steps_dir(steps_dir, overwrite)
         callbacks.append(StepSaver(steps_dir))
+    progress = Progress(fit_cfg.iterations, enabled=not quiet)
+    callbacks.append(progress)
     try:
         result = restore(observed, task, mask=known, ground_truth=truth, seed=seed, device=device,
                          callbacks=callbacks, **settings)

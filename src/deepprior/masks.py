@@ -8,11 +8,13 @@ On disk it is an 8-bit PNG with white (255) for known and black (0) for missing.
 from __future__ import annotations
 
 import numbers
+import pathlib
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from .errors import InputError
+from .io import atomic_path
 
 
 def _is_int(v) -> bool:
@@ -202,10 +204,14 @@ def load_mask(path) -> np.ndarray:
 
 
 def save_mask(mask, path) -> None:
-    """Write ``mask`` as an 8-bit greyscale PNG: 255 for known pixels, 0 for missing."""
+    """Write ``mask`` as an 8-bit greyscale PNG (255 known, 0 missing), atomically; PNG names only, since a
+    lossy format would no longer be binary."""
     m = mask_from_array(mask)
+    if pathlib.Path(path).suffix.lower() != ".png":
+        raise InputError(f"masks are written as PNG; give {path} a .png name")
     try:
-        Image.fromarray(np.where(m, 255, 0).astype(np.uint8)).save(path, format="PNG")
+        with atomic_path(path) as tmp:
+            Image.fromarray(np.where(m, 255, 0).astype(np.uint8)).save(tmp, format="PNG")
     except OSError as e:
         raise InputError(f"cannot write mask {path}: {e}") from None
 
