@@ -1,0 +1,105 @@
+"""Seconds per fitting step of the paper's network, for each way of executing it, interleaved in one process.
+
+Variants run round-robin (one timed block of each per round) so machine noise hits them alike; the ratio
+to plain float32 eager (the reference code's way) is what to read. Also reports FLOPs per step (torch's
+FlopCounterMode) and the achieved GFLOP/s.
+
+    python benchmarks/step_time.py --sizes 128 256 --rounds 3 --steps 5 --out step_time.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import platform
+import statistics
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from deepprior.config import NetConfig
+from deepprior.nets import build_net, make_input
+
+VARIANTS = {  # name -> (channels_last, autocast dtype)
+    "fp32": (False, None),
+    "fp32+channels_last": (True, None),
+    "bf16": (False, torch.bfloat16),
+    "bf16+channels_last": (True, torch.bfloat16),
+}
+
+
+def make_step(size: int, channels_last: bool, dtype: torch.dtype | None, device: torch.device):
+    cfg = NetConfig()
+    g = torch.Generator().manual_seed(0)
+    net = build_net("skip", cfg, 3, generator=g).to(device)
+    z = make_input(cfg, size, size, generator=torch.Generator(device=device).manual_seed(0), device=device)
+    y = torch.rand((1, 3, size, size), generator=torch.Generator(device=device).manual_seed(1), device=device)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        z = z.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+
+    def step() -> None:
+        ctx = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+        with ctx:
+            out = net(z + 0.03 * torch.randn_like(z))
+        loss = (out.float() - y).square().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def flops_per_step(size: int, device: torch.device) -> int:
+    step = make_step(size, False, None, device)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step()
+    return counter.get_total_flops()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=5, help="steps per timed block")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    results = []
+    for size in args.sizes:
+        steps = {name: make_step(size, cl, dt, device) for name, (cl, dt) in VARIANTS.items()}
+        for step in steps.values():  # warm-up: oneDNN / cuDNN pick kernels on the first calls
+            step()
+            step()
+        times: dict[str, list[float]] = {name: [] for name in steps}
+        for _ in range(args.rounds):
+            for name, step in steps.items():
+                sync()
+                t = time.perf_counter()
+                for _ in range(args.steps):
+                    step()
+                sync()
+                times[name].append((time.perf_counter() - t) / args.steps)
+        flops = flops_per_step(size, device)
+        base = statistics.median(times["fp32"])
+        for name, ts in times.items():
+            med = statistics.median(ts)
+            results.append({"size": size, "variant": name, "seconds_per_step": round(med, 4),
+                            "speedup_vs_fp32": round(base / med, 2), "gflop_per_step": round(flops / 1e9, 1),
+                            "gflops": round(flops / med / 1e9, 1)})
+            print(json.dumps(results[-1]), flush=True)
+    info = {"device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "machine": platform.machine(), "rounds": args.rounds, "steps": args.steps}
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"info": info, "results": results}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
