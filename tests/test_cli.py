@@ -539,3 +539,57 @@ def test_masks_must_be_png(run, tmp_path):
     res = run("mask", "drop", "--fraction", "0.3", "--size", "50x40", "-o", "d.jpg")
     assert_user_error(res, ".png")
     assert not (tmp_path / "d.jpg").exists()
+
+
+# --------------------------------------------------------------------------------------------------------
+# Super-resolution, JPEG artifacts, flash / no-flash.
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_degrade_downscale_then_superres_with_report(run, tmp_path, clean_png):
+    res = run("degrade", clean_png, "--downscale", "4", "-o", "lr.png")
+    assert res.code == 0, res.err
+    assert image_info(tmp_path / "lr.png") == ((10, 9), "RGB")  # 40x36 is already a multiple of 4
+    res = run("superres", "lr.png", "--scale", "4", "--gt", clean_png, "-o", "sr.png", "--report", "rep", *TINY)
+    assert res.code == 0, res.err
+    assert image_info(tmp_path / "sr.png") == (SIZE, "RGB")
+    m = json.loads((tmp_path / "rep" / "metrics.json").read_text())
+    for key in ("output", "ema", "best", "bicubic", "input"):
+        assert {"psnr", "psnr_y", "ssim", "mse"} <= set(m[key]["gt"]), key
+    assert "bicubic" in res.out
+
+
+def test_superres_gt_is_centre_cropped_like_degrade(run, tmp_path, write_png, clean_rgb):
+    big = write_png("big.png", np.pad(clean_rgb, ((1, 2), (0, 3), (0, 0)), mode="edge"))  # 43x39
+    assert run("degrade", big, "--downscale", "4", "-o", "lr.png").code == 0
+    res = run("superres", "lr.png", "--scale", "4", "--gt", big, "-o", "sr.png", *TINY)
+    assert res.code == 0, res.err
+    assert image_info(tmp_path / "sr.png") == (SIZE, "RGB")
+
+
+def test_superres_bad_scale_and_mismatched_gt(run, tmp_path, clean_png, noisy_png):
+    res = run("superres", clean_png, "--scale", "3", "-o", "x.png", *TINY)
+    assert res.code == 2 and "--scale" in res.err
+    res = run("superres", clean_png, "--scale", "2", "--gt", noisy_png, "-o", "x.png", *TINY)
+    assert_user_error(res, "ground truth", "80x72")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_degrade_jpeg_and_dejpeg(run, tmp_path, clean_png):
+    res = run("degrade", clean_png, "--jpeg", "10", "-o", "j.png")
+    assert res.code == 0, res.err
+    a = np.asarray(Image.open(tmp_path / "j.png")).astype(float)
+    b = np.asarray(Image.open(clean_png)).astype(float)
+    assert a.shape == b.shape and 0 < np.abs(a - b).mean() < 20  # compressed, not destroyed
+    res = run("dejpeg", "j.png", "--gt", clean_png, "-o", "dj.png", *TINY)
+    assert res.code == 0, res.err
+    assert image_info(tmp_path / "dj.png") == (SIZE, "RGB")
+
+
+def test_flash_pair(run, tmp_path, clean_png, noisy_png, write_png, clean_rgb):
+    res = run("flash", "--flash", clean_png, "--noflash", noisy_png, "-o", "f.png", "--upsample", "nearest", *TINY)
+    assert res.code == 0, res.err
+    assert image_info(tmp_path / "f.png") == (SIZE, "RGB")
+    write_png("small.png", clean_rgb[:20, :20])
+    res = run("flash", "--flash", "small.png", "--noflash", noisy_png, "-o", "g.png", "--upsample", "nearest", *TINY)
+    assert_user_error(res, "guide image", "20x20")

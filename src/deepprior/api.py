@@ -30,6 +30,7 @@ from .io import available_memory, from_tensor, to_tensor
 from .nets import build_net, check_size, make_input
 from .operators import make_operator
 from .presets import get_preset
+from .baselines import bicubic_upsample
 
 _NET_FIELDS = {f.name for f in dataclasses.fields(NetConfig)}
 _FIT_FIELDS = {f.name for f in dataclasses.fields(FitConfig)}
@@ -37,7 +38,10 @@ _FIT_FIELDS = {f.name for f in dataclasses.fields(FitConfig)}
 
 @dataclass
 class Restoration:
-    """Result of :func:`restore`. Images are (H, W, C) float32 arrays in [0, 1]."""
+    """Result of :func:`restore`. Images are (H, W, C) float32 arrays in [0, 1].
+
+    ``baseline`` is the corrupted input at the result's size (bicubic upsampling for super-resolution).
+    """
 
     image: np.ndarray
     output: np.ndarray
@@ -48,6 +52,8 @@ class Restoration:
     metrics: dict[str, Any]
     config: dict[str, Any]
     fit: FitResult
+    baseline: np.ndarray
+    ground_truth: np.ndarray | None = None
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -60,10 +66,10 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
-def build_configs(task: str, net: NetConfig | None = None, fit_cfg: FitConfig | None = None,
-                  **settings: Any) -> tuple[NetConfig, FitConfig]:
+def build_configs(task: str, net: NetConfig | None = None, fit_cfg: FitConfig | None = None, *,
+                  scale: int | None = None, **settings: Any) -> tuple[NetConfig, FitConfig]:
     """The task's preset configs, with ``settings`` (any NetConfig / FitConfig field name) applied."""
-    preset = get_preset(task)
+    preset = get_preset(task, scale)
     unknown = set(settings) - _NET_FIELDS - _FIT_FIELDS
     if unknown:
         raise InputError(f"unknown settings: {', '.join(sorted(unknown))}")
@@ -93,6 +99,8 @@ def restore(
     task: str = "denoise",
     *,
     mask: np.ndarray | None = None,
+    scale: int | None = None,
+    guide: np.ndarray | None = None,
     ground_truth: np.ndarray | None = None,
     seed: int = 0,
     device: str | torch.device = "cpu",
@@ -107,13 +115,19 @@ def restore(
     Parameters
     ----------
     image : np.ndarray
-        Corrupted image, (H, W, C) or (H, W), float in [0, 1] or uint8.
+        Corrupted image (the observation), (H, W, C) or (H, W), float in [0, 1] or uint8.
     task : str
-        "denoise", "inpaint", "fill" or "reconstruct" (see :mod:`deepprior.presets`).
+        "denoise", "dejpeg", "inpaint", "fill", "reconstruct", "superres" or "flash"
+        (see :mod:`deepprior.presets`).
     mask : np.ndarray, optional
-        (H, W) bool, True = known pixel. Required by the mask tasks.
+        (H, W) bool, True = known pixel. Required by the mask tasks (inpaint, fill, reconstruct).
+    scale : int, optional
+        Super-resolution factor (2, 4 or 8); the result is ``scale`` times larger than ``image``.
+    guide : np.ndarray, optional
+        Image used as the network input (flash / no-flash: the flash photo), same size as ``image``.
     ground_truth : np.ndarray, optional
-        Clean image of the same shape; used only for scores, never for fitting.
+        Clean image of the result's shape; used only for scores, never for fitting or selection. For
+        super-resolution a slightly larger one (by less than ``scale`` px a side) is centre-cropped.
     seed : int
         Seeds the network weights, the input and the per-step perturbations.
     device : str or torch.device
@@ -127,47 +141,93 @@ def restore(
     **settings
         Any :class:`NetConfig` or :class:`FitConfig` field, e.g. ``iterations=500, lr=0.02``.
     """
-    preset = get_preset(task)
-    net_cfg, fit_cfg = build_configs(task, net, fit_config, **settings)
+    preset = get_preset(task, scale)
+    net_cfg, fit_cfg = build_configs(task, net, fit_config, scale=scale, **settings)
     dev = resolve_device(device)
     y_np = _as_image(image, "image")
     h, w, c = y_np.shape
+    operator = _make_operator(preset, task, (h, w), mask=mask, scale=scale, guide=guide)
+    out_h, out_w = operator.out_size(h, w)
     gt_np = None if ground_truth is None else _as_image(ground_truth, "ground truth")
-    if gt_np is not None and gt_np.shape != y_np.shape:
-        raise InputError(f"ground truth is {_size(gt_np)} but the image is {_size(y_np)}")
-    if preset.needs_mask and mask is None:
-        raise InputError(f"task {task!r} needs a mask (white = known, black = missing)")
-    if mask is not None and mask.shape != (h, w):
-        raise InputError(f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is {w}x{h}")
-    if mask is not None and not mask.any():
-        raise InputError("mask marks every pixel as missing; nothing to fit")
-    check_size(net_cfg, h, w)
+    if gt_np is not None:
+        if task == "superres":
+            gt_np = _centre_crop(gt_np, out_h, out_w, slack=scale or 1)
+        if gt_np.shape != (out_h, out_w, c):
+            raise InputError(f"ground truth is {_size(gt_np)}x{gt_np.shape[2]} but the result will be "
+                             f"{out_w}x{out_h}x{c}")
+    guide_np = None
+    if net_cfg.input == "image":
+        guide_np = _as_image(guide, "guide image")
+        net_cfg = replace(net_cfg, input_channels=guide_np.shape[2])
+    check_size(net_cfg, out_h, out_w)
     if check_memory:
-        _check_memory(net_cfg, h, w, fit_cfg, dev)
+        _check_memory(net_cfg, out_h, out_w, fit_cfg, dev)
 
     gen_cpu = torch.Generator().manual_seed(seed)
     gen_dev = torch.Generator(device=dev).manual_seed(seed)
     model = build_net("skip", net_cfg, c, generator=gen_cpu).to(dev)
-    z = make_input(net_cfg, h, w, generator=gen_dev, device=dev)
-    op_kwargs = {} if mask is None else {"mask": torch.from_numpy(mask.astype(np.float32))}
-    operator = make_operator(preset.operator, **op_kwargs).to(dev)
+    if guide_np is not None:
+        z = to_tensor(guide_np, device=dev)
+    else:
+        z = make_input(net_cfg, out_h, out_w, generator=gen_dev, device=dev)
+    operator = operator.to(dev)
     y = to_tensor(y_np, device=dev)
     gt = None if gt_np is None else to_tensor(gt_np, device=dev)
 
     result = fit(y, operator, model, z, fit_cfg, generator=gen_dev, ground_truth=gt, callbacks=callbacks)
 
     images = {k: from_tensor(result.image(k)) for k in ("output", "ema", "best")}
+    baseline = bicubic_upsample(y_np, scale) if task == "superres" else y_np
     config = {"task": task, "seed": seed, "device": str(dev), "net_name": "skip", "preset_source": preset.source,
-              "net": to_dict(net_cfg), "fit": to_dict(fit_cfg), "image_size": [w, h, c]}
-    summary = summarize(task, result, images, y, operator, gt_np, mask is not None, seed, str(dev), fit_cfg.result)
+              "scale": scale, "net": to_dict(net_cfg), "fit": to_dict(fit_cfg), "image_size": [w, h, c]}
+    summary = summarize(task, result, images, y, operator, gt_np, baseline, seed, str(dev), fit_cfg.result)
     return Restoration(image=images[fit_cfg.result], result=fit_cfg.result, history=result.history,
-                       metrics=summary, config=config, fit=result, **images)
+                       metrics=summary, config=config, fit=result, baseline=baseline,
+                       ground_truth=gt_np, **images)
+
+
+def _make_operator(preset: Any, task: str, size: tuple[int, int], *, mask: np.ndarray | None,
+                   scale: int | None, guide: np.ndarray | None) -> Any:
+    """Check the task's extra inputs and build its operator."""
+    given = {"mask": mask, "scale": scale, "guide": guide}
+    for name, value in given.items():
+        if name in preset.needs and value is None:
+            raise InputError(f"task {task!r} needs a {name}" + (" (white = known, black = missing)"
+                                                                  if name == "mask" else ""))
+        if name not in preset.needs and value is not None:
+            raise InputError(f"task {task!r} takes no {name}")
+    h, w = size
+    if mask is not None:
+        if mask.shape != (h, w):
+            raise InputError(f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is {w}x{h}")
+        if not mask.any():
+            raise InputError("mask marks every pixel as missing; nothing to fit")
+        return make_operator(preset.operator, mask=torch.from_numpy(mask.astype(np.float32)))
+    if guide is not None and np.asarray(guide).shape[:2] != (h, w):
+        g = np.asarray(guide)
+        raise InputError(f"guide image is {g.shape[1]}x{g.shape[0]} but the image is {w}x{h}")
+    if scale is not None:
+        return make_operator(preset.operator, factor=scale)
+    return make_operator(preset.operator)
+
+
+def _centre_crop(img: np.ndarray, h: int, w: int, slack: int) -> np.ndarray:
+    """Centre-crop ``img`` to (h, w) when it is larger by less than ``slack`` px (as ``degrade`` crops)."""
+    dh, dw = img.shape[0] - h, img.shape[1] - w
+    if 0 <= dh < slack and 0 <= dw < slack and (dh or dw):
+        top, left = dh // 2, dw // 2
+        return img[top:top + h, left:left + w]
+    return img
 
 
 def summarize(task: str, result: FitResult, images: dict[str, np.ndarray], observation: torch.Tensor,
-              operator: Any, gt: np.ndarray | None, masked: bool, seed: int, device: str,
+              operator: Any, gt: np.ndarray | None, baseline: np.ndarray, seed: int, device: str,
               chosen: str) -> dict[str, Any]:
-    """The content of ``metrics.json``: run facts and 8-bit scores of each image against GT and observation."""
+    """The content of ``metrics.json``: run facts and 8-bit scores of each image against GT and observation.
+
+    ``input`` scores the corrupted input at the result's size (for super-resolution: its bicubic upsampling,
+    also under ``bicubic``); super-resolution adds the paper's ``psnr_y`` to every ground-truth entry.
+    """
     obs_np = from_tensor(observation)
     known = None if operator.known is None else from_tensor(operator.known.expand_as(observation)) > 0.5
     out: dict[str, Any] = {
@@ -175,22 +235,31 @@ def summarize(task: str, result: FitResult, images: dict[str, np.ndarray], obser
         "seed": seed, "precision": result.precision, "stopped_by": result.stopped_by, "result": chosen,
         "best_iteration": result.best_iteration, "backtracks": len(result.events),
     }
+
+    def vs_gt(img: np.ndarray) -> dict[str, float]:
+        s = metrics.scores(img, gt)
+        if task == "superres":
+            s["psnr_y"] = metrics.psnr_y(img, gt)
+        return s
+
     for name, img in images.items():
         q = metrics.quantize(img)
         with torch.no_grad():
             seen = from_tensor(operator(to_tensor(q, device=observation.device)))
         entry = {"observation": metrics.scores(seen, obs_np, known)}
         if gt is not None:
-            entry["gt"] = metrics.scores(q, gt)
+            entry["gt"] = vs_gt(q)
         out[name] = entry
     if gt is not None:
-        out["input"] = {"gt": metrics.scores(obs_np, gt)}
+        out["input"] = {"gt": vs_gt(metrics.quantize(baseline))}
+        if task == "superres":
+            out["bicubic"] = out["input"]
         out["table"] = {
             "final_vs_gt": out["output"]["gt"]["psnr"], "ema_vs_gt": out["ema"]["gt"]["psnr"],
             "final_vs_observation": out["output"]["observation"]["psnr"],
             "ema_vs_observation": out["ema"]["observation"]["psnr"],
         }
-    out["masked_input"] = masked
+    out["masked_input"] = known is not None
     return out
 
 

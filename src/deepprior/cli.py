@@ -12,7 +12,7 @@ from typing import Any, Callable
 import click
 
 from .errors import InputError
-from .presets import PRESETS
+from .presets import TASKS, get_preset
 from .cli_restore import run_restore
 
 _TASK_HELP = {
@@ -20,6 +20,9 @@ _TASK_HELP = {
     "inpaint": "Fill text or thin regions given by a mask (paper preset: kate text inpainting).",
     "fill": "Fill large holes: meshgrid input, no skip connections, keeps the best output by loss.",
     "reconstruct": "Reconstruct an image with a random fraction of its pixels missing (paper preset: barbara, 50 %).",
+    "superres": "Super-resolution x2/x4/x8 through the paper's Lanczos-2 downsampler (paper preset: zebra).",
+    "dejpeg": "Blind removal of JPEG blocking artifacts (paper preset: snail).",
+    "flash": "Flash / no-flash: the flash photo is the network input, the no-flash photo the target.",
 }
 
 
@@ -36,10 +39,15 @@ def _int_list(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(f"expected a list like 128,128,64 or 128x5, got {value!r}") from None
 
 
-def restore_options(needs_mask: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Options shared by every restore command; ``None`` means "keep the preset's value"."""
+    if "guide" in needs:
+        image = click.option("--noflash", "image", required=True, type=click.Path(path_type=pathlib.Path),
+                             help="The no-flash photo (the target).")
+    else:
+        image = click.argument("image", type=click.Path(path_type=pathlib.Path))
     opts = [
-        click.argument("image", type=click.Path(path_type=pathlib.Path)),
+        image,
         click.option("-o", "--output", required=True, type=click.Path(path_type=pathlib.Path),
                      help="Restored image (png, jpg, tif, bmp, webp)."),
         click.option("--gt", type=click.Path(path_type=pathlib.Path), help="Clean image to score against."),
@@ -69,9 +77,15 @@ def restore_options(needs_mask: bool) -> Callable[[Callable[..., Any]], Callable
         click.option("--backtrack/--no-backtrack", default=None, help="Undo loss blow-ups (default on)."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
     ]
-    if needs_mask:
+    if "mask" in needs:
         opts.insert(1, click.option("--mask", required=True, type=click.Path(path_type=pathlib.Path),
                                     help="Mask PNG: white = known, black = missing."))
+    if "scale" in needs:
+        opts.insert(1, click.option("--scale", required=True, type=click.Choice(["2", "4", "8"]),
+                                    callback=lambda c, p, v: int(v), help="Upscaling factor."))
+    if "guide" in needs:
+        opts.insert(1, click.option("--flash", "guide", required=True, type=click.Path(path_type=pathlib.Path),
+                                    help="The flash photo (the network input)."))
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
         for opt in reversed(opts):
@@ -89,12 +103,12 @@ def cli() -> None:
 
 def _make_task_command(task: str) -> None:
     @cli.command(task, help=_TASK_HELP[task])
-    @restore_options(PRESETS[task].needs_mask)
+    @restore_options(get_preset(task).needs)
     def command(image: pathlib.Path, **kw: Any) -> None:
         run_restore(task, image, **kw)
 
 
-for _task in PRESETS:
+for _task in TASKS:
     _make_task_command(_task)
 
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import importlib.resources
+import io
 import pathlib
 import shutil
 
 import click
 import numpy as np
+from PIL import Image
 
 from . import masks
 from .cli import cli
 from .cli_restore import run_restore
 from .errors import InputError
-from .io import check_output_path, load_image, save_image
+from .io import check_output_path, from_tensor, load_image, save_image, to_tensor, to_uint8
+from .operators import Downsample
 
 DEMO_SIGMA = 25
 DEMO_ITERATIONS = 800
@@ -25,20 +28,54 @@ def add_noise(img: np.ndarray, sigma: float, seed: int) -> np.ndarray:
     return np.clip(img + rng.normal(0.0, sigma / 255.0, img.shape), 0.0, 1.0).astype(np.float32)
 
 
+def centre_crop_multiple(img: np.ndarray, f: int) -> np.ndarray:
+    """Centre-crop (H, W, C) to the largest multiple of ``f`` on each side."""
+    h, w = img.shape[:2]
+    top, left = (h % f) // 2, (w % f) // 2
+    return img[top:top + h - h % f, left:left + w - w % f]
+
+
+def downscale_image(hr: np.ndarray, f: int) -> np.ndarray:
+    """The low-resolution image that the super-resolution operator sees: Lanczos-2 downsampling by ``f``."""
+    return np.clip(from_tensor(Downsample(f)(to_tensor(hr))), 0.0, 1.0)  # Lanczos lobes overshoot at edges
+
+
+def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
+    """Compress and decompress with Pillow's JPEG encoder at ``quality`` (4:2:0 chroma, the usual default)."""
+    buf = io.BytesIO()
+    Image.fromarray(to_uint8(img)[..., 0] if img.shape[2] == 1 else to_uint8(img)).save(
+        buf, format="JPEG", quality=quality)
+    return load_image_bytes(buf.getvalue())
+
+
+def load_image_bytes(data: bytes) -> np.ndarray:
+    arr = np.asarray(Image.open(io.BytesIO(data))).astype(np.float32) / 255.0
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
 @cli.command()
 @click.argument("clean", type=click.Path(path_type=pathlib.Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=pathlib.Path), help="Corrupted image.")
 @click.option("--noise", type=click.FloatRange(min=0, min_open=True), help="Gaussian noise std on the 0-255 scale.")
 @click.option("--drop", type=click.FloatRange(0, 1, max_open=True), help="Fraction of pixels to drop (Bernoulli).")
 @click.option("--mask", type=click.Path(path_type=pathlib.Path), help="Apply an existing mask (black = missing).")
+@click.option("--downscale", type=click.Choice(["2", "4", "8"]),
+              help="Make a low-resolution input with the Lanczos-2 operator superres uses (after centre-cropping "
+                   "to a multiple of the factor).")
+@click.option("--jpeg", type=click.IntRange(1, 100), help="Compress as JPEG at this quality (1-100).")
 @click.option("--mask-out", type=click.Path(path_type=pathlib.Path), help="Where --drop writes its mask.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise or the drop.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 def degrade(clean: pathlib.Path, output: pathlib.Path, noise: float | None, drop: float | None,
-            mask: pathlib.Path | None, mask_out: pathlib.Path | None, seed: int, overwrite: bool) -> None:
-    """Simulate a corruption of CLEAN with a known ground truth (exactly one of --noise, --drop, --mask)."""
-    if sum(v is not None for v in (noise, drop, mask)) != 1:
-        raise InputError("give exactly one of --noise SIGMA, --drop FRACTION or --mask MASK")
+            mask: pathlib.Path | None, downscale: str | None, jpeg: int | None, mask_out: pathlib.Path | None,
+            seed: int, overwrite: bool) -> None:
+    """Simulate a corruption of CLEAN with a known ground truth.
+
+    Exactly one of --noise, --drop, --mask, --downscale, --jpeg.
+    """
+    if sum(v is not None for v in (noise, drop, mask, downscale, jpeg)) != 1:
+        raise InputError("give exactly one of --noise SIGMA, --drop FRACTION, --mask MASK, --downscale F or "
+                         "--jpeg QUALITY")
     if drop is not None and mask_out is None:
         raise InputError("--drop needs --mask-out MASK.png: restoring needs the mask of dropped pixels")
     if drop is None and mask_out is not None:
@@ -50,6 +87,17 @@ def degrade(clean: pathlib.Path, output: pathlib.Path, noise: float | None, drop
     h, w = img.shape[:2]
     if noise is not None:
         save_image(add_noise(img, noise, seed), output)
+    elif downscale is not None:
+        f = int(downscale)
+        hr = centre_crop_multiple(img, f)
+        if hr.shape[0] < f * 8 or hr.shape[1] < f * 8:
+            raise InputError(f"{clean} is too small to downscale by {f}")
+        save_image(downscale_image(hr, f), output)
+        if hr.shape != img.shape:
+            click.echo(f"centre-cropped {w}x{h} to {hr.shape[1]}x{hr.shape[0]} (a multiple of {f}); superres "
+                       f"--gt crops the same way")
+    elif jpeg is not None:
+        save_image(jpeg_roundtrip(img, jpeg), output)
     else:
         known = masks.drop_mask((w, h), drop, seed=seed) if drop is not None else masks.load_mask(mask)
         if known.shape != (h, w):

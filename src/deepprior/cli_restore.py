@@ -86,16 +86,18 @@ class StepSaver:
 
 
 def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: pathlib.Path | None = None,
+                scale: int | None = None, guide: pathlib.Path | None = None,
                 gt: pathlib.Path | None = None, seed: int = 0, device: str = "auto",
                 report: pathlib.Path | None = None, overwrite: bool = False, quiet: bool = False,
                 input_type: str | None = None, **options: Any) -> Restoration:
     """Run one restore command end to end; returns the :class:`Restoration`."""
-    inputs = [image, mask, gt]
+    inputs = [image, mask, gt, guide]
     check_output_path(output, inputs, overwrite=overwrite)
     check_report_dir(report, output, inputs, overwrite)
     observed = load_image(image)
     known = None if mask is None else load_mask(mask)
     truth = None if gt is None else load_image(gt)
+    guide_img = None if guide is None else load_image(guide)
     if truth is not None and truth.shape[2] != observed.shape[2]:
         raise InputError(f"ground truth {gt} has {truth.shape[2]} channel(s) but {image} has {observed.shape[2]}")
     settings = {k: options[k] for k in _FIT_OPTIONS + _NET_OPTIONS if options.get(k) is not None}
@@ -104,7 +106,7 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
 
     from .api import build_configs
 
-    _, fit_cfg = build_configs(task, **settings)
+    _, fit_cfg = build_configs(task, scale=scale, **settings)
     callbacks: list[Any] = []
     if fit_cfg.save_every:
         steps_dir = (report / "steps") if report else output.with_name(output.stem + "_steps")
@@ -113,15 +115,16 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
     progress = Progress(fit_cfg.iterations, enabled=not quiet)
     callbacks.append(progress)
     try:
-        result = restore(observed, task, mask=known, ground_truth=truth, seed=seed, device=device,
-                         callbacks=callbacks, **settings)
+        result = restore(observed, task, mask=known, scale=scale, guide=guide_img, ground_truth=truth, seed=seed,
+                         device=device, callbacks=callbacks, **settings)
     finally:
         progress.close()
 
     save_image(result.image, output)
     if report is not None:
         write_report(report, metrics=result.metrics, config=result.config, history=result.history,
-                     observation=observed, result=result.image, ground_truth=truth)
+                     observation=result.baseline, result=result.image,
+                     ground_truth=result.ground_truth)
     _summary(result, output, report)
     return result
 
@@ -132,7 +135,8 @@ def _summary(result: Restoration, output: pathlib.Path, report: pathlib.Path | N
     line = f"wrote {output} ({m['result']}, {m['iterations']} iterations, {m['seconds']:.1f} s{stop})"
     if "input" in m:
         before, after = m["input"]["gt"]["psnr"], m[m["result"]]["gt"]["psnr"]
-        line += f"; PSNR vs ground truth {before:.2f} dB -> {after:.2f} dB"
+        what = "bicubic" if "bicubic" in m else "input"
+        line += f"; PSNR vs ground truth: {what} {before:.2f} dB, restored {after:.2f} dB"
     click.echo(line)
     if report is not None:
         click.echo(f"report in {report}/")

@@ -42,11 +42,12 @@ class NetConfig:
         Batch norm after every convolution, in training mode (statistics of the one image).
     sigmoid : bool
         Squash the output to [0, 1].
-    input : {"noise", "meshgrid"}
-        Fixed network input: uniform noise in [0, input_scale] or a 2-channel x/y meshgrid in [0, 1]
-        (hole filling, where the smooth coordinates interpolate large regions).
+    input : {"noise", "meshgrid", "image"}
+        Fixed network input: uniform noise in [0, input_scale], a 2-channel x/y meshgrid in [0, 1] (hole
+        filling, where the smooth coordinates interpolate large regions), or a guide image given by the caller
+        (flash / no-flash: the flash photo).
     input_channels : int
-        Channels of the noise input (ignored for meshgrid, which has 2).
+        Channels of the noise or guide-image input (ignored for meshgrid, which has 2).
     input_scale : float
         Upper bound of the uniform input noise (paper: 0.1).
     """
@@ -83,7 +84,7 @@ class NetConfig:
         _choice("upsample", ups, ("bilinear", "nearest"))
         _choice("downsample", (self.downsample,), ("stride", "avg", "max"))
         _choice("padding", (self.padding,), ("reflection", "zero"))
-        _choice("input", (self.input,), ("noise", "meshgrid"))
+        _choice("input", (self.input,), ("noise", "meshgrid", "image"))
         for name in ("kernel_down", "kernel_up", "kernel_skip"):
             k = getattr(self, name)
             if k < 1 or k % 2 == 0:

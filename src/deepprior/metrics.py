@@ -52,3 +52,19 @@ def scores(x: np.ndarray, ref: np.ndarray, known: np.ndarray | None = None) -> d
     """``{"psnr", "ssim", "mse"}`` of ``x`` against ``ref``; MSE/PSNR over ``known`` pixels when given."""
     err = mse(x, ref, known)
     return {"psnr": psnr_from_mse(err), "ssim": ssim(x, ref), "mse": err}
+
+
+def psnr_y(a: np.ndarray, b: np.ndarray, border: int = 4) -> float:
+    """The super-resolution protocol of the paper: PSNR on the luma channel with a ``border`` px frame removed.
+
+    Y = 0.299 R + 0.587 G + 0.114 B, then Y' = (219 Y + 16) / 255 (MATLAB's studio range) on [0, 1] data.
+    Greyscale images are their own luma.
+    """
+
+    def luma(x: np.ndarray) -> np.ndarray:
+        x = x.astype(np.float64)
+        y = x[..., 0] if x.shape[-1] == 1 else x[..., :3] @ np.array([0.299, 0.587, 0.114])
+        y = (219.0 * y + 16.0) / 255.0
+        return y[border:-border, border:-border] if border else y
+
+    return psnr(luma(a), luma(b))

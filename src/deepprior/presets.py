@@ -13,14 +13,23 @@ from .errors import InputError
 
 @dataclass(frozen=True)
 class Preset:
-    """A task: its operator, network and fitting settings, and where the values come from."""
+    """A task: its operator, network and fitting settings, what it needs, and where the values come from.
+
+    ``needs`` lists the extra inputs of the task: "mask" (a binary mask), "scale" (the super-resolution
+    factor) or "guide" (an image used as the network input).
+    """
 
     task: str
     operator: str
     net: NetConfig
     fit: FitConfig
-    needs_mask: bool
+    needs: tuple[str, ...]
     source: str
+
+    @property
+    def needs_mask(self) -> bool:
+        """Whether the task needs a mask."""
+        return "mask" in self.needs
 
 
 _FIVE = (128,) * 5
@@ -30,35 +39,71 @@ PRESETS: dict[str, Preset] = {
         "denoise", "identity",
         NetConfig(upsample="bilinear"),
         FitConfig(iterations=3000, lr=0.01, reg_noise_std=1 / 30, ema_weight=0.99, result="ema"),
-        needs_mask=False,
+        needs=(),
         source="paper, Gaussian denoising of F16 (sigma 25); use reg_noise_std 1/20 for sigma 50",
+    ),
+    "dejpeg": Preset(
+        "dejpeg", "identity",
+        NetConfig(channels_down=(8, 16, 32, 64, 128), channels_up=(8, 16, 32, 64, 128),
+                  channels_skip=(0, 0, 0, 4, 4), upsample="bilinear", input_channels=3),
+        FitConfig(iterations=2400, lr=0.01, reg_noise_std=1 / 30, ema_weight=0.99, result="ema"),
+        needs=(),
+        source="paper, blind JPEG-artifact removal of snail: 8/16/32/64/128 channels, skips 0/0/0/4/4",
     ),
     "inpaint": Preset(
         "inpaint", "mask",
         NetConfig(channels_skip=_FIVE, upsample="nearest"),
         FitConfig(iterations=6000, lr=0.01, reg_noise_std=0.03, ema_weight=0.99, result="ema"),
-        needs_mask=True,
+        needs=("mask",),
         source="paper, text inpainting of kate: 128 x 5, skips 128 x 5, nearest upsampling",
     ),
     "fill": Preset(
         "fill", "mask",
         NetConfig(channels_skip=(0,) * 5, upsample="nearest", input="meshgrid"),
         FitConfig(iterations=5000, lr=0.01, reg_noise_std=0.03, ema_weight=0.99, result="best"),
-        needs_mask=True,
+        needs=("mask",),
         source="paper, hole filling of vase: meshgrid input, no skips, nearest; keeps the best output by loss",
     ),
     "reconstruct": Preset(
         "reconstruct", "mask",
         NetConfig(upsample="bilinear"),
         FitConfig(iterations=11000, lr=0.001, reg_noise_std=0.03, ema_weight=0.99, result="ema"),
-        needs_mask=True,
+        needs=("mask",),
         source="paper, barbara from 50 % of pixels: standard net, bilinear, lr 0.001",
+    ),
+    "superres": Preset(
+        "superres", "downsample",
+        NetConfig(upsample="bilinear"),
+        FitConfig(iterations=2000, lr=0.01, reg_noise_std=0.03, ema_weight=0.99, result="ema"),
+        needs=("scale",),
+        source="paper, x4 super-resolution of zebra: standard net, Lanczos-2 downsampler, 2000 steps",
+    ),
+    "superres-x8": Preset(
+        "superres", "downsample",
+        NetConfig(upsample="bilinear"),
+        FitConfig(iterations=4000, lr=0.01, reg_noise_std=0.05, ema_weight=0.99, result="ema"),
+        needs=("scale",),
+        source="paper, x8 super-resolution: input noise 0.05, 4000 steps",
+    ),
+    "flash": Preset(
+        "flash", "identity",
+        NetConfig(upsample=("nearest", "nearest", "bilinear", "bilinear", "bilinear"), input="image",
+                  input_channels=3),
+        FitConfig(iterations=600, lr=0.1, reg_noise_std=0.0, ema_weight=0.99, result="output"),
+        needs=("guide",),
+        source="paper, flash / no-flash (cave): the flash image is the input, 128 x 5, skips 4, "
+               "nearest at the two finest scales, lr 0.1, 600 steps",
     ),
 }
 
+#: Tasks users call by name (``superres-x8`` is chosen by ``superres`` with ``scale=8``).
+TASKS = ("denoise", "dejpeg", "inpaint", "fill", "reconstruct", "superres", "flash")
 
-def get_preset(task: str) -> Preset:
-    """The preset of a task, or a clear error naming the tasks there are."""
-    if task not in PRESETS:
-        raise InputError(f"unknown task {task!r}; choose one of {', '.join(PRESETS)}")
+
+def get_preset(task: str, scale: int | None = None) -> Preset:
+    """The preset of a task (the x8 settings for ``superres`` with ``scale=8``), or a clear error."""
+    if task not in TASKS:
+        raise InputError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    if task == "superres" and scale == 8:
+        return PRESETS["superres-x8"]
     return PRESETS[task]

@@ -131,7 +131,7 @@ def write_report(folder: pathlib.Path, *, metrics: dict[str, Any], config: dict[
     title = f"{metrics['task']}: {metrics['iterations']} iterations, {metrics['seconds']:.0f} s"
     plot_curves(paths[3], history, title)
     panels = [] if ground_truth is None else [("ground truth", ground_truth)]
-    panels.append((_caption("corrupted", metrics.get("input")), observation))
+    panels.append((_caption("bicubic" if "bicubic" in metrics else "corrupted", metrics.get("input")), observation))
     panels.append((_caption(f"restored ({metrics['result']})", metrics.get(metrics["result"])), result))
     plot_comparison(paths[4], panels, title)
     return paths

@@ -41,9 +41,13 @@ def make_input(cfg: NetConfig, height: int, width: int, *, generator: torch.Gene
                device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """The fixed network input: uniform noise in [0, input_scale] or an x/y meshgrid in [0, 1].
 
+    A guide-image input (``cfg.input == "image"``) is the caller's image itself and is not made here.
+
     Shape:
         - Output: (1, cfg.in_channels, height, width).
     """
+    if cfg.input == "image":
+        raise ValueError("an image input is given by the caller, not generated")
     if cfg.input == "meshgrid":
         ys = torch.linspace(0, 1, height, device=device, dtype=dtype)
         xs = torch.linspace(0, 1, width, device=device, dtype=dtype)
