@@ -593,3 +593,22 @@ def test_flash_pair(run, tmp_path, clean_png, noisy_png, write_png, clean_rgb):
     write_png("small.png", clean_rgb[:20, :20])
     res = run("flash", "--flash", "small.png", "--noflash", noisy_png, "-o", "g.png", "--upsample", "nearest", *TINY)
     assert_user_error(res, "guide image", "20x20")
+
+
+def test_compare_reports_classical_methods(run, tmp_path, noisy_png, clean_png, write_png):
+    res = run("denoise", noisy_png, "--gt", clean_png, "-o", "d.png", "--report", "rep", "--compare", *TINY)
+    assert res.code == 0, res.err
+    m = json.loads((tmp_path / "rep" / "metrics.json").read_text())
+    assert set(m["compare"]) == {"cbm3d", "nlm"}
+    noisy_psnr = m["input"]["gt"]["psnr"]
+    assert m["compare"]["cbm3d"]["gt"]["psnr"] > noisy_psnr + 3  # a real denoiser ran on the same input
+    assert 15 / 255 < m["compare"]["cbm3d"]["sigma"] < 35 / 255  # sigma 25 estimated without the ground truth
+    known = np.full(SIZE[::-1], 255, np.uint8)
+    known[10:20, 10:25] = 0
+    write_png("m.png", known)
+    assert run("degrade", clean_png, "--mask", "m.png", "-o", "holed.png").code == 0
+    res = run("inpaint", "holed.png", "--mask", "m.png", "--gt", clean_png, "-o", "i.png", "--report", "rep2",
+              "--compare", *TINY)
+    assert res.code == 0, res.err
+    m = json.loads((tmp_path / "rep2" / "metrics.json").read_text())
+    assert m["compare"]["biharmonic"]["gt"]["psnr"] > m["input"]["gt"]["psnr"] + 10  # smooth image: easy fill

@@ -16,3 +16,43 @@ def bicubic_upsample(img: np.ndarray, factor: int) -> np.ndarray:
     chans = [np.asarray(Image.fromarray(img[..., i].astype(np.float32), mode="F").resize(size, Image.BICUBIC))
              for i in range(c)]
     return np.clip(np.stack(chans, -1), 0.0, 1.0).astype(np.float32)
+
+
+def estimate_noise_sigma(img: np.ndarray) -> float:
+    """Noise std (on [0, 1]) of an image with additive white Gaussian noise (scikit-image's wavelet estimate)."""
+    from skimage.restoration import estimate_sigma
+
+    return float(estimate_sigma(img, channel_axis=-1, average_sigmas=True))
+
+
+def cbm3d(noisy: np.ndarray, sigma: float) -> np.ndarray:
+    """(C)BM3D denoising with noise std ``sigma`` on [0, 1] (the ``bm3d`` package; install the extra
+    ``deepprior[compare]``)."""
+    try:
+        import bm3d
+    except ImportError:
+        from .errors import InputError
+
+        raise InputError("CBM3D needs the bm3d package: pip install 'deepprior[compare]'") from None
+    if noisy.shape[2] == 3:
+        out = bm3d.bm3d_rgb(noisy, sigma_psd=sigma)
+    else:
+        out = bm3d.bm3d(noisy[..., 0], sigma_psd=sigma)[..., None]
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def nlm(noisy: np.ndarray, sigma: float) -> np.ndarray:
+    """Non-local means (scikit-image, fast mode, h = 0.8 sigma as its documentation suggests)."""
+    from skimage.restoration import denoise_nl_means
+
+    out = denoise_nl_means(noisy, h=0.8 * sigma, sigma=sigma, fast_mode=True, patch_size=5, patch_distance=6,
+                           channel_axis=-1)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def biharmonic(img: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Biharmonic inpainting of the missing pixels (scikit-image); known pixels are kept."""
+    from skimage.restoration import inpaint_biharmonic
+
+    out = inpaint_biharmonic(img, ~known, channel_axis=-1)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)

@@ -75,6 +75,9 @@ def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
         click.option("--result", type=click.Choice(["ema", "output", "best"]), help="Which image to write."),
         click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), help="Autocast."),
         click.option("--backtrack/--no-backtrack", default=None, help="Undo loss blow-ups (default on)."),
+        click.option("--compare", is_flag=True,
+                     help="Also run the classical method users would pick instead (CBM3D and non-local means, "
+                          "biharmonic inpainting, bicubic) on the same input, and report it beside DIP."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
     ]
     if "mask" in needs:

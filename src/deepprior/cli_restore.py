@@ -12,6 +12,7 @@ import click
 from tqdm import tqdm
 
 from .api import Restoration, restore
+from .compare import run_classical
 from .errors import InputError
 from .fit import StepRecord
 from .io import check_output_path, from_tensor, load_image, save_image
@@ -89,6 +90,7 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
                 scale: int | None = None, guide: pathlib.Path | None = None,
                 gt: pathlib.Path | None = None, seed: int = 0, device: str = "auto",
                 report: pathlib.Path | None = None, overwrite: bool = False, quiet: bool = False,
+                compare: bool = False,
                 input_type: str | None = None, **options: Any) -> Restoration:
     """Run one restore command end to end; returns the :class:`Restoration`."""
     inputs = [image, mask, gt, guide]
@@ -120,11 +122,16 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
     finally:
         progress.close()
 
+    panels: list[tuple[str, Any]] = []
+    if compare:
+        classical = run_classical(task, observed, mask=known, scale=scale, ground_truth=result.ground_truth)
+        result.metrics["compare"] = {k: {n: v for n, v in e.items() if n != "image"} for k, e in classical.items()}
+        panels = [(k, e["image"]) for k, e in classical.items()]
     save_image(result.image, output)
     if report is not None:
         write_report(report, metrics=result.metrics, config=result.config, history=result.history,
                      observation=result.baseline, result=result.image,
-                     ground_truth=result.ground_truth)
+                     ground_truth=result.ground_truth, extra=panels)
     _summary(result, output, report)
     return result
 
@@ -138,6 +145,9 @@ def _summary(result: Restoration, output: pathlib.Path, report: pathlib.Path | N
         what = "bicubic" if "bicubic" in m else "input"
         line += f"; PSNR vs ground truth: {what} {before:.2f} dB, restored {after:.2f} dB"
     click.echo(line)
+    for name, entry in m.get("compare", {}).items():
+        score = f", PSNR {entry['gt']['psnr']:.2f} dB" if "gt" in entry else ""
+        click.echo(f"  {name}: {entry['seconds']:.1f} s{score}")
     if report is not None:
         click.echo(f"report in {report}/")
     if m["backtracks"]:

@@ -18,7 +18,7 @@ from torch import nn
 from . import metrics
 from .config import FitConfig
 from .operators import Operator
-from .tricks import BacktrackEvent, Backtracker, BestSnapshot, OutputEMA
+from .tricks import BacktrackEvent, Backtracker, BestSnapshot, OutputEMA, OutputVariance
 
 
 @dataclass
@@ -124,7 +124,7 @@ def fit(
     obs_np = _np(observation)
     known_np = None if known is None else _np(known.expand_as(observation)) > 0.5
 
-    ema, best = OutputEMA(cfg.ema_weight), BestSnapshot()
+    ema, best, variance = OutputEMA(cfg.ema_weight), BestSnapshot(), OutputVariance()
     backtracker = Backtracker(cfg.backtrack_factor, cfg.backtrack_lr_decay, cfg.backtrack_window)
     history: list[dict[str, float | int | str]] = []
     out = net_input.new_zeros(())
@@ -159,7 +159,8 @@ def fit(
                 ema_now = ema.update(out) if ema.value is None else ema.value
                 best.update(loss_value, out, it)
                 row = {"iteration": it, "seconds": time.perf_counter() - start, "loss": loss_value,
-                       "lr": opt.param_groups[0]["lr"], "event": event}
+                       "lr": opt.param_groups[0]["lr"], "event": event,
+                       "variance": float(variance.value) if variance.value is not None else float("nan")}
                 row.update(_log_metrics(out, ema_now, operator, obs_np, known_np, gt_np))
                 history.append(row)
                 record = StepRecord(row, out.detach(), ema_now, save)
@@ -172,6 +173,7 @@ def fit(
             scaler.step(opt)
             scaler.update()
             ema.update(out)
+            variance.update(out)
     except KeyboardInterrupt:
         stopped_by = "interrupted"
 

@@ -121,8 +121,12 @@ def _caption(name: str, scores: dict[str, Any] | None) -> str:
 
 def write_report(folder: pathlib.Path, *, metrics: dict[str, Any], config: dict[str, Any],
                  history: list[dict[str, Any]], observation: np.ndarray, result: np.ndarray,
-                 ground_truth: np.ndarray | None = None) -> list[pathlib.Path]:
-    """Write every report file into ``folder`` (created if needed); returns the paths written."""
+                 ground_truth: np.ndarray | None = None,
+                 extra: list[tuple[str, np.ndarray]] = ()) -> list[pathlib.Path]:
+    """Write every report file into ``folder`` (created if needed); returns the paths written.
+
+    ``extra`` adds panels to the comparison figure (classical methods, scored from ``metrics["compare"]``).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / name for name in REPORT_FILES]
     write_json(paths[0], metrics)
@@ -133,5 +137,7 @@ def write_report(folder: pathlib.Path, *, metrics: dict[str, Any], config: dict[
     panels = [] if ground_truth is None else [("ground truth", ground_truth)]
     panels.append((_caption("bicubic" if "bicubic" in metrics else "corrupted", metrics.get("input")), observation))
     panels.append((_caption(f"restored ({metrics['result']})", metrics.get(metrics["result"])), result))
+    for name, img in extra:
+        panels.append((_caption(name, metrics.get("compare", {}).get(name)), img))
     plot_comparison(paths[4], panels, title)
     return paths

@@ -121,3 +121,27 @@ class Backtracker:
         event = BacktrackEvent(iteration, loss, self.reference, self.saved_iteration, lr)
         self.events.append(event)
         return event
+
+
+class OutputVariance:
+    """Exponential moving variance of successive outputs (ES-EMV, Wang et al., TMLR 2023).
+
+    ``mean += a * d; var = (1 - a) * (var + a * mean(d ** 2))`` with ``d = x - mean``: O(1) memory, updated
+    every step on the device (no sync). While the network learns the image, successive outputs agree more and
+    more and the variance falls; once it starts fitting the noise they scatter again and it rises, so its
+    minimum marks the peak without a ground truth.
+    """
+
+    def __init__(self, alpha: float = 0.1) -> None:
+        self.alpha = alpha
+        self.mean: torch.Tensor | None = None
+        self.value: torch.Tensor | None = None
+
+    def update(self, x: torch.Tensor) -> None:
+        x = x.detach().float()
+        if self.mean is None:
+            self.mean, self.value = x.clone(), x.new_zeros(())
+            return
+        d = x - self.mean
+        self.mean.add_(d, alpha=self.alpha)
+        self.value = (1 - self.alpha) * (self.value + self.alpha * d.square().mean())
