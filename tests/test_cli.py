@@ -338,7 +338,9 @@ def test_denoise_with_gt_and_report(run, tmp_path, noisy_png, clean_png):
 
     m = json.loads((rep / "metrics.json").read_text())
     assert m["task"] == "denoise" and m["iterations"] == 3 and m["device"] == "cpu" and m["seed"] == 0
-    assert m["result"] == "ema" and m["seconds"] >= 0
+    assert m["result"] == "best" and m["seconds"] >= 0
+    assert m["stopped_by"] == "iterations" and m["stop_rule"] is None  # --iters N: fixed count, rule never fired
+    assert m["oracle_psnr"] >= max(m["output"]["gt"]["psnr"], m["ema"]["gt"]["psnr"]) - 0.05
     for name in ("output", "ema", "best"):
         assert set(m[name]) == {"observation", "gt"}
         for ref in ("observation", "gt"):
@@ -364,7 +366,7 @@ def test_denoise_with_gt_and_report(run, tmp_path, noisy_png, clean_png):
     preset = PRESETS["denoise"]
     assert net == replace(preset.net, channels_down=(8, 8), channels_up=(8, 8), channels_skip=(2, 2),
                           input_channels=4)
-    assert fit == replace(preset.fit, iterations=3, log_every=1)
+    assert fit == replace(preset.fit, iterations=3, log_every=1, stop="none")  # --iters 3: exactly 3 steps
     assert net.channels_down == (8, 8) and fit.iterations == 3
     assert cfg["task"] == "denoise" and cfg["seed"] == 0 and cfg["image_size"] == [40, 36, 3]
 

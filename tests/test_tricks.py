@@ -64,3 +64,47 @@ def test_backtracking_restores_weights_moments_buffers_and_ema():
     ev3 = bt.restore(5.0, 500, net, opt, ema)
     assert math.isclose(ev3.lr, 0.05)  # outside the window: kept
     assert len(bt.events) == 3
+
+
+def _feed(stop, variances, fits=None, every=25):
+    """Feed a synthetic run; each EMA image holds its iteration so the pick can be read back."""
+    for i, v in enumerate(variances):
+        it = (i + 1) * every
+        fit = fits[i] if fits is not None else 10.0 + 0.01 * it  # steadily improving fit
+        if stop.decide(it, v, fit, torch.full((1,), float(it))):
+            return it
+    return None
+
+
+def test_autostop_fires_after_a_real_rise_and_picks_the_ema_lag_steps_after_the_minimum():
+    from deepprior.tricks import AutoStop
+
+    # variance falls to a minimum at step 700, then climbs (the net starts fitting the noise)
+    var = [10 - 0.01 * it if it <= 700 else 3 + 0.01 * (it - 700) for it in range(25, 3001, 25)]
+    stop = AutoStop(patience=300, rise=1.25, lag=100, min_gain_db=0.05, min_iterations=200)
+    fired = _feed(stop, var)
+    assert stop.fired == "peak" and fired == 1000  # 300 steps after the minimum, with 3.0 -> 6.0 >= 1.25x
+    assert stop.min_iteration == 700 and stop.iteration == 800 and stop.image.item() == 800.0
+
+
+def test_autostop_ignores_small_bumps_and_never_fires_before_min_iterations():
+    from deepprior.tricks import AutoStop
+
+    # an early minimum at 175, a 15 % bump for 300 steps, then a steady decline (a run still improving)
+    var = [2.64 if it == 175 else 3.0 if it < 500 else 3.0 - 0.001 * (it - 500) for it in range(25, 2501, 25)]
+    stop = AutoStop(patience=300, rise=1.25, lag=100, min_gain_db=0.05, min_iterations=200)
+    assert _feed(stop, var) is None and stop.fired == ""
+    assert stop.iteration == 2500  # the pick follows the latest minimum
+    early = AutoStop(patience=10, rise=1.0, lag=0, min_gain_db=0.05, min_iterations=1000)
+    assert _feed(early, [1.0] + [5.0] * 50) == 1000
+
+
+def test_autostop_converged_and_frozen_after_firing():
+    from deepprior.tricks import AutoStop
+
+    var = [1.0 / it for it in range(25, 5001, 25)]  # still falling: no peak
+    fits = [min(30.0, 0.05 * it) for it in range(25, 5001, 25)]  # stops improving at step 600
+    stop = AutoStop(patience=300, rise=1.25, lag=100, min_gain_db=0.05, min_iterations=200)
+    fired = _feed(stop, var, fits)
+    assert stop.fired == "converged" and fired == 900 and stop.iteration == 900
+    assert stop.decide(925, 1e-9, 99.0, torch.zeros(1)) == "" and stop.iteration == 900  # frozen

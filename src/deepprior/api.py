@@ -234,7 +234,13 @@ def summarize(task: str, result: FitResult, images: dict[str, np.ndarray], obser
         "task": task, "iterations": result.iterations, "seconds": round(result.seconds, 3), "device": device,
         "seed": seed, "precision": result.precision, "stopped_by": result.stopped_by, "result": chosen,
         "best_iteration": result.best_iteration, "backtracks": len(result.events),
+        "stop_rule": result.stop_rule or None, "stop_iteration": result.stop_iteration or None,
     }
+    rows = [r for r in result.history if "psnr_output" in r]
+    if rows:
+        peak = max(rows, key=lambda r: max(r["psnr_output"], r["psnr_ema"]))
+        out["oracle_psnr"] = max(peak["psnr_output"], peak["psnr_ema"])
+        out["oracle_iteration"] = peak["iteration"]
 
     def vs_gt(img: np.ndarray) -> dict[str, float]:
         s = metrics.scores(img, gt)

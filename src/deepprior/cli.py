@@ -39,6 +39,19 @@ def _int_list(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(f"expected a list like 128,128,64 or 128x5, got {value!r}") from None
 
 
+def _iters(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
+    """``auto`` or a positive step count."""
+    if value is None or value == "auto":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        raise click.BadParameter(f"expected 'auto' or a number of steps, got {value!r}") from None
+    if n < 1:
+        raise click.BadParameter("the number of steps must be at least 1")
+    return n
+
+
 def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Options shared by every restore command; ``None`` means "keep the preset's value"."""
     if "guide" in needs:
@@ -51,7 +64,11 @@ def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
         click.option("-o", "--output", required=True, type=click.Path(path_type=pathlib.Path),
                      help="Restored image (png, jpg, tif, bmp, webp)."),
         click.option("--gt", type=click.Path(path_type=pathlib.Path), help="Clean image to score against."),
-        click.option("--iters", "iterations", type=click.IntRange(min=1), help="Number of Adam steps."),
+        click.option("--iters", "iterations", callback=_iters,
+                     help="'auto' (default): stop when the no-reference rule says the result has peaked or "
+                          "converged; N: run exactly N steps (the rule's pick is still reported)."),
+        click.option("--max-iters", type=click.IntRange(min=1),
+                     help="Upper bound for --iters auto (default: the paper's iteration count)."),
         click.option("--lr", type=float, help="Learning rate."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of weights, input and noise."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),

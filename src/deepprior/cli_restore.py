@@ -103,6 +103,15 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
     if truth is not None and truth.shape[2] != observed.shape[2]:
         raise InputError(f"ground truth {gt} has {truth.shape[2]} channel(s) but {image} has {observed.shape[2]}")
     settings = {k: options[k] for k in _FIT_OPTIONS + _NET_OPTIONS if options.get(k) is not None}
+    iters, max_iters = settings.pop("iterations", None), options.get("max_iters")
+    if isinstance(iters, int):
+        if max_iters is not None:
+            raise InputError("--max-iters goes with --iters auto; with --iters N the run takes exactly N steps")
+        settings.update(iterations=iters, stop="none")
+    else:
+        settings["stop"] = "auto"
+        if max_iters is not None:
+            settings["iterations"] = max_iters
     if input_type is not None:
         settings["input"] = input_type
 
@@ -138,7 +147,9 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
 
 def _summary(result: Restoration, output: pathlib.Path, report: pathlib.Path | None) -> None:
     m = result.metrics
-    stop = "" if m["stopped_by"] == "iterations" else f", stopped: {m['stopped_by']}"
+    reasons = {"peak": "auto-stop: the output had peaked", "converged": "auto-stop: converged",
+               "interrupted": "interrupted", "callback": "stopped by a callback"}
+    stop = f", {reasons[m['stopped_by']]}" if m["stopped_by"] in reasons else ""
     line = f"wrote {output} ({m['result']}, {m['iterations']} iterations, {m['seconds']:.1f} s{stop})"
     if "input" in m:
         before, after = m["input"]["gt"]["psnr"], m[m["result"]]["gt"]["psnr"]

@@ -119,9 +119,24 @@ class FitConfig:
         later to follow improvements. 0 disables it (the EMA equals the output).
     result : {"ema", "output", "best"}
         Which image is written as the result: the moving average, the last iterate, or the best snapshot.
-    best_by : {"loss"}
-        How the best snapshot is chosen without a ground truth: lowest loss on the observation over the
-        logged steps (hole filling, whose loss fluctuates).
+    best_by : {"auto", "loss"}
+        How the best snapshot is chosen without a ground truth: "auto" = the pick of the stopping rule (the
+        EMA just after the output variance bottomed out, see :class:`deepprior.tricks.AutoStop`); "loss" =
+        lowest loss on the observation over the logged steps (hole filling, whose loss fluctuates).
+    stop : {"auto", "none"}
+        "auto" stops when the no-reference rule says the output has peaked or converged (``iterations`` is
+        then only the upper bound); "none" runs all ``iterations`` and still reports where the rule would
+        have stopped.
+    stop_patience : int
+        Steps the rule waits for a new variance minimum (and for progress) before stopping. Larger is safer
+        against early stops and costs more steps after the peak.
+    stop_rise : float
+        How far the variance must have risen above its minimum to count as a peak (1.25 = 25 %).
+    stop_min_gain_db : float
+        A run whose EMA gained less than this (dB of PSNR against the observation) over ``stop_patience``
+        steps has converged.
+    stop_min_iterations : int
+        The rule never stops before this step.
     backtrack : bool
         Undo loss blow-ups. See :class:`deepprior.tricks.Backtracker` for the rule.
     backtrack_factor : float
@@ -147,8 +162,13 @@ class FitConfig:
     lr: float = 0.01
     reg_noise_std: float = 1.0 / 30.0
     ema_weight: float = 0.99
-    result: str = "ema"
-    best_by: str = "loss"
+    result: str = "best"
+    best_by: str = "auto"
+    stop: str = "auto"
+    stop_patience: int = 300
+    stop_rise: float = 1.25
+    stop_min_gain_db: float = 0.05
+    stop_min_iterations: int = 200
     backtrack: bool = True
     backtrack_factor: float = 10.0**0.5
     backtrack_lr_decay: float = 0.5
@@ -172,7 +192,10 @@ class FitConfig:
         if self.backtrack_factor <= 1:
             raise InputError(f"backtrack factor must be > 1, got {self.backtrack_factor}")
         _choice("result", (self.result,), ("ema", "output", "best"))
-        _choice("best_by", (self.best_by,), ("loss",))
+        _choice("best_by", (self.best_by,), ("auto", "loss"))
+        _choice("stop", (self.stop,), ("auto", "none"))
+        if self.stop_patience < 1 or self.stop_rise < 1 or self.stop_min_iterations < 0:
+            raise InputError("stop patience must be >= 1, stop rise >= 1 and stop min iterations >= 0")
         _choice("precision", (self.precision,), ("auto", "fp32", "bf16", "fp16"))
 
 

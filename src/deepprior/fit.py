@@ -18,7 +18,7 @@ from torch import nn
 from . import metrics
 from .config import FitConfig
 from .operators import Operator
-from .tricks import BacktrackEvent, Backtracker, BestSnapshot, OutputEMA, OutputVariance
+from .tricks import AutoStop, BacktrackEvent, Backtracker, BestSnapshot, OutputEMA, OutputVariance
 
 
 @dataclass
@@ -41,7 +41,11 @@ Callback = Callable[[StepRecord], "bool | None"]
 
 @dataclass
 class FitResult:
-    """The outcome of :func:`fit`: the three candidate images, the history and why the run stopped."""
+    """The outcome of :func:`fit`: the three candidate images, the history and why the run stopped.
+
+    ``best`` is the snapshot chosen without a ground truth (``best_by``); ``stop_rule`` / ``stop_iteration``
+    say whether and when the automatic rule fired (also when ``stop="none"`` let the run go on).
+    """
 
     output: torch.Tensor
     ema: torch.Tensor
@@ -54,6 +58,8 @@ class FitResult:
     channels_last: bool
     history: list[dict[str, float | int | str]] = field(default_factory=list)
     events: list[BacktrackEvent] = field(default_factory=list)
+    stop_rule: str = ""
+    stop_iteration: int = 0
 
     def image(self, which: str) -> torch.Tensor:
         """One of ``"output"``, ``"ema"``, ``"best"``."""
@@ -125,6 +131,8 @@ def fit(
     known_np = None if known is None else _np(known.expand_as(observation)) > 0.5
 
     ema, best, variance = OutputEMA(cfg.ema_weight), BestSnapshot(), OutputVariance()
+    lag = round(1 / (1 - cfg.ema_weight)) if cfg.ema_weight > 0 else 0
+    stopper = AutoStop(cfg.stop_patience, cfg.stop_rise, lag, cfg.stop_min_gain_db, cfg.stop_min_iterations)
     backtracker = Backtracker(cfg.backtrack_factor, cfg.backtrack_lr_decay, cfg.backtrack_window)
     history: list[dict[str, float | int | str]] = []
     out = net_input.new_zeros(())
@@ -163,9 +171,15 @@ def fit(
                        "variance": float(variance.value) if variance.value is not None else float("nan")}
                 row.update(_log_metrics(out, ema_now, operator, obs_np, known_np, gt_np))
                 history.append(row)
+                reason = stopper.decide(it, row["variance"], row["psnr_obs_ema"], ema_now)
+                if reason:
+                    row["event"] = f"auto-stop rule: {reason}"
                 record = StepRecord(row, out.detach(), ema_now, save)
                 if any([bool(cb(record)) for cb in callbacks]):
                     stopped_by = "callback"
+                    break
+                if reason and cfg.stop == "auto":
+                    stopped_by = reason
                     break
 
             opt.zero_grad(set_to_none=True)
@@ -182,11 +196,11 @@ def fit(
     if last is None:  # interrupted before the first forward finished
         raise KeyboardInterrupt
     ema_img = ema.value if ema.value is not None else last
-    best_img = best.image if best.image is not None else last
+    pick, pick_it = (stopper.image, stopper.iteration) if cfg.best_by == "auto" else (best.image, best.iteration)
     return FitResult(
-        output=last, ema=ema_img, best=best_img, best_iteration=best.iteration or it, iterations=it,
-        seconds=seconds, stopped_by=stopped_by, precision=precision, channels_last=channels_last,
-        history=history, events=backtracker.events,
+        output=last, ema=ema_img, best=pick if pick is not None else last, best_iteration=pick_it or it,
+        iterations=it, seconds=seconds, stopped_by=stopped_by, precision=precision, channels_last=channels_last,
+        history=history, events=backtracker.events, stop_rule=stopper.fired, stop_iteration=stopper.fired_at,
     )
 
 
