@@ -134,7 +134,7 @@ for _task in TASKS:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line on stderr and exit status 2."""
-    from . import cli_make  # noqa: F401  (registers degrade, mask, demo)
+    from . import cli_bench, cli_make  # noqa: F401  (register bench, degrade, mask, demo)
 
     try:
         cli.main(args=argv, prog_name="deepprior", standalone_mode=False)

@@ -197,6 +197,8 @@ def fit(
         raise KeyboardInterrupt
     ema_img = ema.value if ema.value is not None else last
     pick, pick_it = (stopper.image, stopper.iteration) if cfg.best_by == "auto" else (best.image, best.iteration)
+    if cfg.best_by == "auto" and not stopper.fired:
+        pick, pick_it = ema_img, it  # no peak seen: the run was still improving, so the latest EMA is the best
     return FitResult(
         output=last, ema=ema_img, best=pick if pick is not None else last, best_iteration=pick_it or it,
         iterations=it, seconds=seconds, stopped_by=stopped_by, precision=precision, channels_last=channels_last,
