@@ -614,3 +614,13 @@ def test_compare_reports_classical_methods(run, tmp_path, noisy_png, clean_png, 
     assert res.code == 0, res.err
     m = json.loads((tmp_path / "rep2" / "metrics.json").read_text())
     assert m["compare"]["biharmonic"]["gt"]["psnr"] > m["input"]["gt"]["psnr"] + 10  # smooth image: easy fill
+
+
+def test_demo_writes_everything(run, tmp_path):
+    res = run("demo", "--out", "demo", "--max-iters", "3", "--quiet")
+    assert res.code == 0, res.err
+    names = {p.name for p in (tmp_path / "demo").iterdir()}
+    assert {"clean.png", "noisy.png", "restored.png", *REPORT_FILES} <= names
+    m = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    assert m["iterations"] == 3 and set(m["compare"]) == {"cbm3d", "nlm"}
+    assert image_info(tmp_path / "demo" / "restored.png") == ((128, 128), "RGB")
