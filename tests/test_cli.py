@@ -366,7 +366,9 @@ def test_denoise_with_gt_and_report(run, tmp_path, noisy_png, clean_png):
     preset = PRESETS["denoise"]
     assert net == replace(preset.net, channels_down=(8, 8), channels_up=(8, 8), channels_skip=(2, 2),
                           input_channels=4)
-    assert fit == replace(preset.fit, iterations=3, log_every=1, stop="none")  # --iters 3: exactly 3 steps
+    # --iters 3: exactly 3 steps; the noise level was estimated from the image (sigma 25 on the 0-255 scale)
+    assert 15 / 255 < fit.noise_sigma < 35 / 255
+    assert fit == replace(preset.fit, iterations=3, log_every=1, stop="none", noise_sigma=fit.noise_sigma)
     assert net.channels_down == (8, 8) and fit.iterations == 3
     assert cfg["task"] == "denoise" and cfg["seed"] == 0 and cfg["image_size"] == [40, 36, 3]
 

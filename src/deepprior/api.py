@@ -30,7 +30,7 @@ from .io import available_memory, from_tensor, to_tensor
 from .nets import build_net, check_size, make_input
 from .operators import make_operator
 from .presets import get_preset
-from .baselines import bicubic_upsample
+from .baselines import bicubic_upsample, estimate_noise_sigma
 
 _NET_FIELDS = {f.name for f in dataclasses.fields(NetConfig)}
 _FIT_FIELDS = {f.name for f in dataclasses.fields(FitConfig)}
@@ -146,6 +146,8 @@ def restore(
     dev = resolve_device(device)
     y_np = _as_image(image, "image")
     h, w, c = y_np.shape
+    if preset.estimate_noise and fit_cfg.noise_sigma is None:
+        fit_cfg = replace(fit_cfg, noise_sigma=estimate_noise_sigma(y_np))
     operator = _make_operator(preset, task, (h, w), mask=mask, scale=scale, guide=guide)
     out_h, out_w = operator.out_size(h, w)
     gt_np = None if ground_truth is None else _as_image(ground_truth, "ground truth")

@@ -89,6 +89,10 @@ def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
         click.option("--input-channels", type=click.IntRange(min=1), help="Channels of the noise input."),
         click.option("--reg-noise", "reg_noise_std", type=float, help="Std of the per-step input perturbation."),
         click.option("--ema", "ema_weight", type=float, help="Weight of the output moving average (0 = off)."),
+        click.option("--noise-sigma", type=click.FloatRange(min=0, min_open=True),
+                     callback=lambda c, p, v: None if v is None else v / 255.0,
+                     help="Known noise std of the input on the 0-255 scale (denoise estimates it otherwise); "
+                          "stops the run when the fit reaches the noise level."),
         click.option("--result", type=click.Choice(["ema", "output", "best"]), help="Which image to write."),
         click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), help="Autocast."),
         click.option("--backtrack/--no-backtrack", default=None, help="Undo loss blow-ups (default on)."),

@@ -137,6 +137,10 @@ class FitConfig:
         steps has converged.
     stop_min_iterations : int
         The rule never stops before this step.
+    noise_sigma : float or None
+        Noise std of the observation on [0, 1] (25 / 255 for sigma 25). Enables the discrepancy stop (the fit
+        has reached the noise level). None: the denoising preset estimates it from the image (scikit-image's
+        wavelet estimator); other tasks do without.
     backtrack : bool
         Undo loss blow-ups. See :class:`deepprior.tricks.Backtracker` for the rule.
     backtrack_factor : float
@@ -169,6 +173,7 @@ class FitConfig:
     stop_rise: float = 1.25
     stop_min_gain_db: float = 0.05
     stop_min_iterations: int = 200
+    noise_sigma: float | None = None
     backtrack: bool = True
     backtrack_factor: float = 10.0**0.5
     backtrack_lr_decay: float = 0.5

@@ -132,7 +132,9 @@ def fit(
 
     ema, best, variance = OutputEMA(cfg.ema_weight), BestSnapshot(), OutputVariance()
     lag = round(1 / (1 - cfg.ema_weight)) if cfg.ema_weight > 0 else 0
-    stopper = AutoStop(cfg.stop_patience, cfg.stop_rise, lag, cfg.stop_min_gain_db, cfg.stop_min_iterations)
+    noise_var = cfg.noise_sigma**2 if cfg.noise_sigma else None
+    stopper = AutoStop(cfg.stop_patience, cfg.stop_rise, lag, cfg.stop_min_gain_db, cfg.stop_min_iterations,
+                       noise_var)
     backtracker = Backtracker(cfg.backtrack_factor, cfg.backtrack_lr_decay, cfg.backtrack_window)
     history: list[dict[str, float | int | str]] = []
     out = net_input.new_zeros(())
@@ -171,7 +173,7 @@ def fit(
                        "variance": float(variance.value) if variance.value is not None else float("nan")}
                 row.update(_log_metrics(out, ema_now, operator, obs_np, known_np, gt_np))
                 history.append(row)
-                reason = stopper.decide(it, row["variance"], row["psnr_obs_ema"], ema_now)
+                reason = stopper.decide(it, row["variance"], row["psnr_obs_ema"], ema_now, loss_value)
                 if reason:
                     row["event"] = f"auto-stop rule: {reason}"
                 record = StepRecord(row, out.detach(), ema_now, save)

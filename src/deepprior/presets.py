@@ -25,6 +25,7 @@ class Preset:
     fit: FitConfig
     needs: tuple[str, ...]
     source: str
+    estimate_noise: bool = False  # estimate the observation's noise level for the discrepancy stop
 
     @property
     def needs_mask(self) -> bool:
@@ -41,6 +42,7 @@ PRESETS: dict[str, Preset] = {
         FitConfig(iterations=3000, lr=0.01, reg_noise_std=1 / 30, ema_weight=0.99, result="best"),
         needs=(),
         source="paper, Gaussian denoising of F16 (sigma 25); use reg_noise_std 1/20 for sigma 50",
+        estimate_noise=True,
     ),
     "dejpeg": Preset(
         "dejpeg", "identity",
