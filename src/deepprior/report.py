@@ -57,8 +57,10 @@ def _pyplot():
     return plt
 
 
-def plot_curves(path: pathlib.Path, history: list[dict[str, Any]], title: str = "") -> None:
-    """PSNR, SSIM and loss against iteration (ground-truth curves only when the run had one)."""
+def plot_curves(path: pathlib.Path, history: list[dict[str, Any]], title: str = "",
+                noise_var: float | None = None) -> None:
+    """PSNR, SSIM and loss against iteration (ground-truth curves only when the run had one); the noise level
+    (the discrepancy stop's threshold) on the loss plot when known."""
     plt = _pyplot()
     rows = [r for r in history if "psnr_obs_output" in r]
     it = [r["iteration"] for r in rows]
@@ -79,12 +81,21 @@ def plot_curves(path: pathlib.Path, history: list[dict[str, Any]], title: str = 
         axes[1].plot(it, [r["ssim_ema"] for r in rows], label="EMA")
         axes[1].set(xlabel="iteration", ylabel="SSIM vs GT", title="SSIM")
         axes[1].legend(fontsize=8)
-    axes[-1].semilogy(it, [r["loss"] for r in rows])
+    axes[-1].semilogy(it, [r["loss"] for r in rows], label="loss")
+    if noise_var:
+        axes[-1].axhline(noise_var, color="gray", ls="--", lw=0.8, label="noise level")
+        axes[-1].legend(fontsize=8)
     axes[-1].set(xlabel="iteration", ylabel="loss (MSE on measured values)", title="loss")
+    _finish(fig, title)
+    _save_fig(fig, path)
+
+
+def _finish(fig: Any, title: str) -> None:
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    _save_fig(fig, path)
+        fig.tight_layout(rect=(0, 0, 1, 0.92))  # leave room so the title does not cover the panel captions
+    else:
+        fig.tight_layout()
 
 
 def plot_comparison(path: pathlib.Path, panels: list[tuple[str, np.ndarray]], title: str = "") -> None:
@@ -97,9 +108,7 @@ def plot_comparison(path: pathlib.Path, panels: list[tuple[str, np.ndarray]], ti
                   interpolation="nearest")
         ax.set_title(caption, fontsize=9)
         ax.axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    _finish(fig, title)
     _save_fig(fig, path)
 
 
@@ -132,8 +141,11 @@ def write_report(folder: pathlib.Path, *, metrics: dict[str, Any], config: dict[
     write_json(paths[0], metrics)
     write_history(paths[1], history)
     write_json(paths[2], config)
-    title = f"{metrics['task']}: {metrics['iterations']} iterations, {metrics['seconds']:.0f} s"
-    plot_curves(paths[3], history, title)
+    stop = f", stopped by the {metrics['stopped_by']} rule" if metrics.get("stop_rule") and metrics[
+        "stopped_by"] == metrics["stop_rule"] else ""
+    title = f"{metrics['task']}: {metrics['iterations']} iterations, {metrics['seconds']:.0f} s{stop}"
+    sigma = config.get("fit", {}).get("noise_sigma")
+    plot_curves(paths[3], history, title, noise_var=sigma**2 if sigma else None)
     panels = [] if ground_truth is None else [("ground truth", ground_truth)]
     panels.append((_caption("bicubic" if "bicubic" in metrics else "corrupted", metrics.get("input")), observation))
     panels.append((_caption(f"restored ({metrics['result']})", metrics.get(metrics["result"])), result))
