@@ -41,10 +41,10 @@ class Protocol:
     folder: str  # below the data root
     pattern: str
     corruption: str  # "noise:25", "mask:_masked", "downscale:4", "mask-file:kate_mask.png"
-    paper_mean: float
+    paper_mean: float | None
     paper: dict[str, float] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
-    quick_crop: int = 96
+    quick_crop: int | None = 96
     quick_images: int = 3
 
 
@@ -55,6 +55,8 @@ PROTOCOLS = {p.name: p for p in [
     Protocol("inpaint11", "reconstruct", "benchmarks/inpaint11", "*_GT.png", "mask:_masked", 33.44, _INPAINT11),
     Protocol("set14-x4", "superres", "benchmarks/set14/x4", "*.png", "downscale:4", 27.01, quick_crop=128),
     Protocol("set14-x8", "superres", "benchmarks/set14/x8", "*.png", "downscale:8", 24.15, quick_crop=128),
+    Protocol("zebra-x4", "superres", "dip/sr", "zebra_crop.png", "downscale:4", None, quick_crop=None,
+             quick_images=1),
     Protocol("kate", "inpaint", "dip/inpainting", "kate.png", "mask-file:kate_mask.png", 39.0, {"kate": 39.0},
              quick_crop=128, quick_images=1),
 ]}
@@ -172,9 +174,11 @@ def markdown(result: dict[str, Any]) -> str:
         return "| " + " | ".join(cells) + " |"
 
     lines += [fmt(r) for r in rows]
-    mean = {**result["summary"], "image": "**mean**", "paper": result["paper_mean"] if not result["quick"] else None}
+    paper_mean = result["paper_mean"] if not result["quick"] else None
+    mean = {**result["summary"], "image": "**mean**", "paper": paper_mean}
     lines.append(fmt(mean, mean=True))
-    form = f"quick (centre {result['crop']} px crops)" if result["quick"] else "full"
+    form = f"quick (centre {result['crop']} px crops)" if result["quick"] and result["crop"] else (
+        "quick" if result["quick"] else "full")
     return f"**{result['protocol']}** ({result['task']}, {form}; PSNR in dB" + (
         ", Y channel" if result["task"] == "superres" else "") + ")\n\n" + "\n".join(lines) + "\n"
 

@@ -24,7 +24,7 @@ from .io import atomic_write_text
               help="Folder for PROTOCOL.json and PROTOCOL.md.")
 def bench(protocols: tuple[str, ...], data: pathlib.Path, quick: bool, seeds: int, images: int | None,
           iterations: int | None, device: str, out: pathlib.Path) -> None:
-    """Run paper protocols: denoise9-25, denoise9-50, inpaint11, set14-x4, set14-x8, kate.
+    """Run paper protocols: denoise9-25, denoise9-50, inpaint11, set14-x4, set14-x8, zebra-x4, kate.
 
     Each image runs once with the paper's settings for the paper's step count; the automatic stopping rule runs
     alongside and records where it would have stopped, so the table shows the fixed-iteration result, the
