@@ -123,3 +123,15 @@ def test_bad_api_input():
         deepprior.restore(img, "deblur")
     with pytest.raises(InputError, match=r"\[0, 1\]"):
         deepprior.restore(img * 3, "denoise", **SMALL)
+
+
+def test_flop_and_memory_estimates():
+    from deepprior.api import estimate_memory, estimate_step_flops
+    from deepprior.config import NetConfig
+
+    flops = estimate_step_flops(NetConfig(), 3, 512, 512)
+    assert 400e9 < flops < 520e9  # the paper's network: about 460 GFLOP per step at 512 px
+    assert estimate_step_flops(NetConfig(), 3, 256, 256) == pytest.approx(flops / 4)
+    mem = estimate_memory(NetConfig(), 4000, 3000, "bf16")
+    assert mem > 24 * 2**30  # a 12-megapixel photo does not fit a 24 GiB machine with the paper's net
+    assert estimate_memory(NetConfig(), 256, 256, "fp32") < 2**30

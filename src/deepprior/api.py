@@ -95,6 +95,22 @@ def estimate_memory(net: NetConfig, height: int, width: int, precision: str) -> 
     return int(per_px * bytes_per * height * width) + 300 * 2**20
 
 
+def estimate_step_flops(net: NetConfig, out_channels: int, height: int, width: int) -> float:
+    """FLOPs of one fitting step (forward + backward, about 3x the forward), counted on a small proxy image.
+
+    Convolution cost is proportional to the pixel count, so the count at 2**scales * 2 px a side is scaled
+    up; the paper's network at 512 px comes out at about 460 GFLOP.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    side = 2**net.scales * 2
+    proxy = build_net("skip", net, out_channels, generator=torch.Generator().manual_seed(0))
+    z = torch.zeros(1, net.in_channels, side, side)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        proxy(z)
+    return 3.0 * counter.get_total_flops() * height * width / side**2
+
+
 def restore(
     image: np.ndarray,
     task: str = "denoise",

@@ -9,9 +9,11 @@ import pathlib
 from typing import Any
 
 import click
+import torch
 from tqdm import tqdm
 
 from .api import Restoration, restore
+from .config import replace
 from .compare import run_classical
 from .errors import InputError
 from .fit import StepRecord
@@ -117,7 +119,9 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
 
     from .api import build_configs
 
-    _, fit_cfg = build_configs(task, scale=scale, **settings)
+    net_cfg, fit_cfg = build_configs(task, scale=scale, **settings)
+    if not quiet:
+        _announce(net_cfg, fit_cfg, observed, scale, guide_img)
     callbacks: list[Any] = []
     if fit_cfg.save_every:
         steps_dir = (report / "steps") if report else output.with_name(output.stem + "_steps")
@@ -143,6 +147,26 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
                      ground_truth=result.ground_truth, extra=panels)
     _summary(result, output, report)
     return result
+
+
+def _announce(net_cfg: Any, fit_cfg: Any, observed: Any, scale: int | None, guide_img: Any) -> None:
+    """Before a run: its size, cost per step and memory, so a user knows what they started."""
+    from .api import estimate_memory, estimate_step_flops
+    from .fit import resolve_precision
+
+    h, w, c = observed.shape
+    if scale:
+        h, w = h * scale, w * scale
+    if guide_img is not None:
+        net_cfg = replace(net_cfg, input_channels=guide_img.shape[2])
+    try:
+        flops = estimate_step_flops(net_cfg, c, h, w)
+    except Exception:  # an image too small for the net: restore() reports it properly
+        return
+    mem = estimate_memory(net_cfg, h, w, resolve_precision(fit_cfg.precision, torch.device("cpu")))
+    bound = "up to " if fit_cfg.stop == "auto" else ""
+    click.echo(f"fitting {w}x{h}: about {flops / 1e9:.0f} GFLOP per step, {mem / 2**30:.1f} GiB of memory, "
+               f"{bound}{fit_cfg.iterations} steps (the bar shows the rate and the time left)", err=True)
 
 
 def _summary(result: Restoration, output: pathlib.Path, report: pathlib.Path | None) -> None:
