@@ -626,3 +626,12 @@ def test_demo_writes_everything(run, tmp_path):
     m = json.loads((tmp_path / "demo" / "metrics.json").read_text())
     assert m["iterations"] == 3 and set(m["compare"]) == {"cbm3d", "nlm"}
     assert image_info(tmp_path / "demo" / "restored.png") == ((128, 128), "RGB")
+
+
+def test_tiled_restore_from_the_cli(run, tmp_path, noisy_png, clean_png):
+    res = run("denoise", noisy_png, "--gt", clean_png, "-o", "t.png", "--tile", "32", "--report", "rep", *TINY)
+    assert res.code == 0, res.err
+    assert "4 tiles of 32 px" in res.out
+    assert image_info(tmp_path / "t.png") == (SIZE, "RGB")
+    m = json.loads((tmp_path / "rep" / "metrics.json").read_text())
+    assert len(m["tiles"]) == 4 and m["iterations"] == 12

@@ -135,3 +135,17 @@ def test_flop_and_memory_estimates():
     mem = estimate_memory(NetConfig(), 4000, 3000, "bf16")
     assert mem > 24 * 2**30  # a 12-megapixel photo does not fit a 24 GiB machine with the paper's net
     assert estimate_memory(NetConfig(), 256, 256, "fp32") < 2**30
+
+
+def test_tiled_restore_covers_the_image_and_denoises():
+    from deepprior.tiling import restore_tiled, tile_starts
+
+    assert tile_starts(100, 48, 16) == [0, 26, 52] and tile_starts(40, 48, 16) == [0]
+    gt = smooth_image(80, 72)
+    noisy = _noisy(gt)
+    r = restore_tiled(noisy, "denoise", tile=48, overlap=16, ground_truth=gt, iterations=150, log_every=50,
+                      result="output",
+                      **SMALL)
+    assert r.image.shape == gt.shape and len(r.metrics["tiles"]) == 4
+    assert metrics.psnr(r.image, gt) > metrics.psnr(noisy, gt) + 3
+    assert {row["tile"] for row in r.history} == {0, 1, 2, 3}

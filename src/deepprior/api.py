@@ -51,7 +51,7 @@ class Restoration:
     history: list[dict[str, Any]]
     metrics: dict[str, Any]
     config: dict[str, Any]
-    fit: FitResult
+    fit: FitResult | None  # None for a tiled run (deepprior.tiling)
     baseline: np.ndarray
     ground_truth: np.ndarray | None = None
 
@@ -315,5 +315,6 @@ def _check_memory(net: NetConfig, h: int, w: int, fit_cfg: FitConfig, dev: torch
     if need > have:
         raise InputError(
             f"not enough memory: a {w}x{h} image needs about {need / 2**30:.1f} GiB for this network but only "
-            f"{have / 2**30:.1f} GiB is free on {dev}; crop or downscale the image, or use fewer channels"
+            f"{have / 2**30:.1f} GiB is free on {dev}; restore it in tiles (--tile 512), crop or downscale it, or use "
+            f"fewer channels"
         )

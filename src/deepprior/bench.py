@@ -127,7 +127,7 @@ def run_protocol(name: str, data: pathlib.Path, *, quick: bool, seeds: int = 1, 
                 "fixed_seconds": round(seconds, 1), "auto": m["best"]["gt"][key], "auto_iteration": stop_it,
                 "auto_rule": m["stop_rule"] or "cap", "auto_seconds": round(auto_seconds, 1),
                 "oracle": m["oracle_psnr"] if key == "psnr" else _oracle_y(r), "oracle_iteration":
-                m["oracle_iteration"], "paper": p.paper.get(_stem(path)),
+                m["oracle_iteration"], "paper": p.paper.get(_stem(path)), "backtracks": m["backtracks"],
                 **{name: e["gt"][key] for name, e in classical.items()},
                 **{f"{name}_seconds": e["seconds"] for name, e in classical.items()},
             }
@@ -152,6 +152,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         by_image.setdefault(r["image"], []).append(r["auto"])
     out["seed_spread"] = {k: max(v) - min(v) for k, v in by_image.items() if len(v) > 1}
     out["auto_within_0.5dB_of_oracle"] = all(r["oracle"] - r["auto"] <= 0.5 for r in rows)
+    out["backtracks"] = sum(r["backtracks"] for r in rows)
     return out
 
 
@@ -184,4 +185,4 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 _FIXED_KEYS = {"image", "seed", "size", "input", "fixed", "fixed_iterations", "fixed_seconds", "auto",
-               "auto_iteration", "auto_rule", "auto_seconds", "oracle", "oracle_iteration", "paper"}
+               "auto_iteration", "auto_rule", "auto_seconds", "oracle", "oracle_iteration", "paper", "backtracks"}

@@ -99,6 +99,9 @@ def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
         click.option("--compare", is_flag=True,
                      help="Also run the classical method users would pick instead (CBM3D and non-local means, "
                           "biharmonic inpainting, bicubic) on the same input, and report it beside DIP."),
+        click.option("--tile", type=click.IntRange(min=16),
+                     help="Restore in overlapping tiles of this size (result pixels): for images too large for "
+                          "memory. Each tile is fitted on its own and blended."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
     ]
     if "mask" in needs:

@@ -5,6 +5,7 @@ Every check that can fail runs before the fit starts, so a bad input writes noth
 
 from __future__ import annotations
 
+import functools
 import pathlib
 from typing import Any
 
@@ -92,7 +93,7 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
                 scale: int | None = None, guide: pathlib.Path | None = None,
                 gt: pathlib.Path | None = None, seed: int = 0, device: str = "auto",
                 report: pathlib.Path | None = None, overwrite: bool = False, quiet: bool = False,
-                compare: bool = False,
+                compare: bool = False, tile: int | None = None,
                 input_type: str | None = None, **options: Any) -> Restoration:
     """Run one restore command end to end; returns the :class:`Restoration`."""
     inputs = [image, mask, gt, guide]
@@ -127,11 +128,18 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
         steps_dir = (report / "steps") if report else output.with_name(output.stem + "_steps")
         check_steps_dir(steps_dir, overwrite)
         callbacks.append(StepSaver(steps_dir))
-    progress = Progress(fit_cfg.iterations, enabled=not quiet)
+    # A tiled run restarts the step count per tile, so it gets no bar (each tile's stop is summarised).
+    progress = Progress(fit_cfg.iterations, enabled=not quiet and tile is None)
     callbacks.append(progress)
+    run: Any = restore
+    if tile is not None:
+        from .tiling import restore_tiled
+
+        f = scale or 1
+        run = functools.partial(restore_tiled, tile=tile, overlap=max(f, tile // 8 // f * f))
     try:
-        result = restore(observed, task, mask=known, scale=scale, guide=guide_img, ground_truth=truth, seed=seed,
-                         device=device, callbacks=callbacks, **settings)
+        result = run(observed, task, mask=known, scale=scale, guide=guide_img, ground_truth=truth, seed=seed,
+                     device=device, callbacks=callbacks, **settings)
     finally:
         progress.close()
 
@@ -185,5 +193,7 @@ def _summary(result: Restoration, output: pathlib.Path, report: pathlib.Path | N
         click.echo(f"  {name}: {entry['seconds']:.1f} s{score}")
     if report is not None:
         click.echo(f"report in {report}/")
+    if "tiles" in m:
+        click.echo(f"restored in {len(m['tiles'])} tiles of {m['tile']} px (overlap {m['overlap']} px)")
     if m["backtracks"]:
         click.echo(f"backtracking undid {m['backtracks']} loss blow-up(s); see history.csv")

@@ -62,7 +62,7 @@ def plot_curves(path: pathlib.Path, history: list[dict[str, Any]], title: str = 
     """PSNR, SSIM and loss against iteration (ground-truth curves only when the run had one); the noise level
     (the discrepancy stop's threshold) on the loss plot when known."""
     plt = _pyplot()
-    rows = [r for r in history if "psnr_obs_output" in r]
+    rows = [r for r in history if "psnr_obs_output" in r and r.get("tile", 0) == 0]  # tiled runs: first tile
     it = [r["iteration"] for r in rows]
     has_gt = bool(rows) and "psnr_output" in rows[0]
     fig, axes = plt.subplots(1, 3 if has_gt else 2, figsize=(13 if has_gt else 9, 3.6))
