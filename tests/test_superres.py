@@ -9,7 +9,7 @@ import torch
 import deepprior
 from deepprior import metrics
 from deepprior.baselines import bicubic_upsample
-from deepprior.cli_make import centre_crop_multiple, downscale_image
+from deepprior.degrade import centre_crop_multiple, downscale_image
 from deepprior.errors import InputError
 from deepprior.operators import Downsample, lanczos_downsample, lanczos_kernel
 

@@ -17,9 +17,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import metrics
 from .api import restore
-from .cli_make import add_noise, centre_crop_multiple, downscale_image
+from .degrade import add_noise, centre_crop_multiple, downscale_image
 from .compare import run_classical
 from .errors import InputError
 from .io import load_image
