@@ -149,3 +149,17 @@ def test_tiled_restore_covers_the_image_and_denoises():
     assert r.image.shape == gt.shape and len(r.metrics["tiles"]) == 4
     assert metrics.psnr(r.image, gt) > metrics.psnr(noisy, gt) + 3
     assert {row["tile"] for row in r.history} == {0, 1, 2, 3}
+
+
+def test_fast_and_paper_presets():
+    from deepprior.presets import get_preset
+
+    paper, fast = get_preset("denoise", variant="paper"), get_preset("denoise")
+    assert paper.net.channels_down == (128,) * 5 and fast.net.channels_down == (32, 64, 128, 128, 128)
+    assert fast.fit == paper.fit and fast.source.startswith("fast:")
+    assert get_preset("fill") == get_preset("fill", variant="paper")  # no measured fast variant yet
+    assert get_preset("superres", scale=8).fit.reg_noise_std == 0.05
+    with pytest.raises(InputError, match="unknown preset"):
+        get_preset("denoise", variant="turbo")
+    r = deepprior.restore(smooth_image(64, 64), "denoise", preset="paper", iterations=1)
+    assert r.config["preset"] == "paper" and tuple(r.config["net"]["channels_down"]) == (128,) * 5

@@ -67,14 +67,14 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def build_configs(task: str, net: NetConfig | None = None, fit_cfg: FitConfig | None = None, *,
-                  scale: int | None = None, **settings: Any) -> tuple[NetConfig, FitConfig]:
+                  scale: int | None = None, preset: str = "fast", **settings: Any) -> tuple[NetConfig, FitConfig]:
     """The task's preset configs, with ``settings`` (any NetConfig / FitConfig field name) applied."""
-    preset = get_preset(task, scale)
+    preset_obj = get_preset(task, scale, preset)
     unknown = set(settings) - _NET_FIELDS - _FIT_FIELDS
     if unknown:
         raise InputError(f"unknown settings: {', '.join(sorted(unknown))}")
-    net = replace(net or preset.net, **{k: v for k, v in settings.items() if k in _NET_FIELDS})
-    fit_cfg = replace(fit_cfg or preset.fit, **{k: v for k, v in settings.items() if k in _FIT_FIELDS})
+    net = replace(net or preset_obj.net, **{k: v for k, v in settings.items() if k in _NET_FIELDS})
+    fit_cfg = replace(fit_cfg or preset_obj.fit, **{k: v for k, v in settings.items() if k in _FIT_FIELDS})
     return net, fit_cfg
 
 
@@ -119,6 +119,7 @@ def restore(
     scale: int | None = None,
     guide: np.ndarray | None = None,
     ground_truth: np.ndarray | None = None,
+    preset: str = "fast",
     seed: int = 0,
     device: str | torch.device = "cpu",
     net: NetConfig | None = None,
@@ -142,6 +143,9 @@ def restore(
         Super-resolution factor (2, 4 or 8); the result is ``scale`` times larger than ``image``.
     guide : np.ndarray, optional
         Image used as the network input (flash / no-flash: the flash photo), same size as ``image``.
+    preset : {"fast", "paper"}
+        "paper": the published network and settings; "fast": lighter where measured to reach the same
+        quality sooner (:data:`deepprior.presets.FAST`).
     ground_truth : np.ndarray, optional
         Clean image of the result's shape; used only for scores, never for fitting or selection. For
         super-resolution a slightly larger one (by less than ``scale`` px a side) is centre-cropped.
@@ -158,8 +162,9 @@ def restore(
     **settings
         Any :class:`NetConfig` or :class:`FitConfig` field, e.g. ``iterations=500, lr=0.02``.
     """
-    preset = get_preset(task, scale)
-    net_cfg, fit_cfg = build_configs(task, net, fit_config, scale=scale, **settings)
+    preset_name = preset
+    preset = get_preset(task, scale, preset_name)
+    net_cfg, fit_cfg = build_configs(task, net, fit_config, scale=scale, preset=preset_name, **settings)
     dev = resolve_device(device)
     y_np = _as_image(image, "image")
     h, w, c = y_np.shape
@@ -197,7 +202,8 @@ def restore(
 
     images = {k: from_tensor(result.image(k)) for k in ("output", "ema", "best")}
     baseline = bicubic_upsample(y_np, scale) if task == "superres" else y_np
-    config = {"task": task, "seed": seed, "device": str(dev), "net_name": "skip", "preset_source": preset.source,
+    config = {"task": task, "seed": seed, "device": str(dev), "net_name": "skip", "preset": preset_name,
+              "preset_source": preset.source,
               "scale": scale, "net": to_dict(net_cfg), "fit": to_dict(fit_cfg), "image_size": [w, h, c]}
     summary = summarize(task, result, images, y, operator, gt_np, baseline, seed, str(dev), fit_cfg.result)
     return Restoration(image=images[fit_cfg.result], result=fit_cfg.result, history=result.history,

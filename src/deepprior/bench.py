@@ -91,7 +91,7 @@ def _corrupt(p: Protocol, path: pathlib.Path, gt: np.ndarray, crop: int | None,
 
 
 def run_protocol(name: str, data: pathlib.Path, *, quick: bool, seeds: int = 1, images: int | None = None,
-                 device: str = "cpu", iterations: int | None = None,
+                 device: str = "cpu", iterations: int | None = None, preset: str = "paper",
                  progress: Callable[[str], None] = print) -> dict[str, Any]:
     """Run one protocol; returns ``{"protocol", "quick", "rows", "summary"}`` (rows: one per image and seed)."""
     if name not in PROTOCOLS:
@@ -112,7 +112,7 @@ def run_protocol(name: str, data: pathlib.Path, *, quick: bool, seeds: int = 1, 
             if iterations:
                 settings["iterations"] = iterations
             start = time.perf_counter()
-            r = restore(obs, p.task, ground_truth=gt, seed=seed, device=device, **extra, **settings)
+            r = restore(obs, p.task, ground_truth=gt, seed=seed, device=device, preset=preset, **extra, **settings)
             seconds = time.perf_counter() - start
             m = r.metrics
             stop_it = m["stop_iteration"] or m["iterations"]
@@ -133,7 +133,8 @@ def run_protocol(name: str, data: pathlib.Path, *, quick: bool, seeds: int = 1, 
             rows.append(row)
             progress(f"{name} {row['image']} seed {seed}: input {row['input']:.2f}, fixed {row['fixed']:.2f}, "
                      f"auto {row['auto']:.2f} (step {stop_it}), oracle {row['oracle']:.2f}")
-    return {"protocol": name, "task": p.task, "quick": quick, "crop": crop, "paper_mean": p.paper_mean,
+    return {"protocol": name, "task": p.task, "preset": preset, "quick": quick, "crop": crop,
+            "paper_mean": p.paper_mean,
             "rows": rows, "summary": summarize(rows)}
 
 

@@ -20,10 +20,12 @@ from .io import atomic_write_text
 @click.option("--images", type=click.IntRange(min=1), help="Use only the first N images.")
 @click.option("--iters", "iterations", type=click.IntRange(min=1), help="Fixed-iteration count (default: paper's).")
 @click.option("--device", default="auto", show_default=True)
+@click.option("--preset", type=click.Choice(["paper", "fast"]), default="paper", show_default=True,
+              help="Settings of the DIP runs (the tables are the paper's, so its settings by default).")
 @click.option("--out", type=click.Path(path_type=pathlib.Path), default=pathlib.Path("bench-out"), show_default=True,
               help="Folder for PROTOCOL.json and PROTOCOL.md.")
 def bench(protocols: tuple[str, ...], data: pathlib.Path, quick: bool, seeds: int, images: int | None,
-          iterations: int | None, device: str, out: pathlib.Path) -> None:
+          iterations: int | None, device: str, preset: str, out: pathlib.Path) -> None:
     """Run paper protocols: denoise9-25, denoise9-50, inpaint11, set14-x4, set14-x8, zebra-x4, kate.
 
     Each image runs once with the paper's settings for the paper's step count; the automatic stopping rule runs
@@ -34,7 +36,7 @@ def bench(protocols: tuple[str, ...], data: pathlib.Path, quick: bool, seeds: in
 
     for name in protocols:
         result = run_protocol(name, data, quick=quick, seeds=seeds, images=images, device=device,
-                              iterations=iterations, progress=lambda s: click.echo(s, err=True))
+                              iterations=iterations, preset=preset, progress=lambda s: click.echo(s, err=True))
         out.mkdir(parents=True, exist_ok=True)
         suffix = "-quick" if quick else ""
         atomic_write_text(out / f"{name}{suffix}.json", json.dumps(result, indent=2) + "\n")

@@ -93,7 +93,7 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
                 scale: int | None = None, guide: pathlib.Path | None = None,
                 gt: pathlib.Path | None = None, seed: int = 0, device: str = "auto",
                 report: pathlib.Path | None = None, overwrite: bool = False, quiet: bool = False,
-                compare: bool = False, tile: int | None = None,
+                compare: bool = False, tile: int | None = None, preset: str = "fast",
                 input_type: str | None = None, **options: Any) -> Restoration:
     """Run one restore command end to end; returns the :class:`Restoration`."""
     inputs = [image, mask, gt, guide]
@@ -120,7 +120,7 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
 
     from .api import build_configs
 
-    net_cfg, fit_cfg = build_configs(task, scale=scale, **settings)
+    net_cfg, fit_cfg = build_configs(task, scale=scale, preset=preset, **settings)
     if not quiet:
         _announce(net_cfg, fit_cfg, observed, scale, guide_img)
     callbacks: list[Any] = []
@@ -139,7 +139,7 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
         run = functools.partial(restore_tiled, tile=tile, overlap=max(f, tile // 8 // f * f))
     try:
         result = run(observed, task, mask=known, scale=scale, guide=guide_img, ground_truth=truth, seed=seed,
-                     device=device, callbacks=callbacks, **settings)
+                     device=device, callbacks=callbacks, preset=preset, **settings)
     finally:
         progress.close()
 
