@@ -45,6 +45,7 @@ def main() -> None:
     ap.add_argument("--out", type=pathlib.Path, default=pathlib.Path("bench-out/paper_tasks"))
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--preset", choices=["paper", "fast"], default="paper")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -65,7 +66,8 @@ def main() -> None:
         n = max(1, round(iters * args.scale))
         mask_args = [] if task == "denoise" else ["--mask", str(d / "mask.png")]
         _run([task, str(corrupted), *mask_args, "--gt", str(clean), "-o", str(d / "restored.png"), "--max-iters",
-              str(n), "--report", str(d / "report"), "--overwrite", "--quiet", "--log-every", "25", "--compare"])
+              str(n), "--report", str(d / "report"), "--overwrite", "--quiet", "--log-every", "25", "--compare",
+              "--preset", args.preset])
         m = json.loads((d / "report" / "metrics.json").read_text())
         w, h = box[2] - box[0], box[3] - box[1]
         hist = [json.loads(json.dumps(r)) for r in _history(d / "report" / "history.csv")]
