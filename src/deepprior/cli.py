@@ -151,8 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     except InputError as e:
         click.echo(f"deepprior: error: {e}", err=True)
         sys.exit(2)
-    except click.exceptions.Abort:
-        click.echo("deepprior: aborted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("deepprior: interrupted before anything was restored", err=True)
         sys.exit(130)
     except click.ClickException as e:
         e.show()
