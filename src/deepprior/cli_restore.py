@@ -143,11 +143,11 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
     finally:
         progress.close()
 
-    panels: list[tuple[str, Any]] = []
+    panels: list[tuple[str, Any]] = [] if guide_img is None else [("flash (network input)", guide_img)]
     if compare:
         classical = run_classical(task, observed, mask=known, scale=scale, ground_truth=result.ground_truth)
         result.metrics["compare"] = {k: {n: v for n, v in e.items() if n != "image"} for k, e in classical.items()}
-        panels = [(k, e["image"]) for k, e in classical.items()]
+        panels += [(k, e["image"]) for k, e in classical.items()]
     save_image(result.image, output)
     if report is not None:
         write_report(report, metrics=result.metrics, config=result.config, history=result.history,
