@@ -108,3 +108,23 @@ def test_autostop_converged_and_frozen_after_firing():
     fired = _feed(stop, var, fits)
     assert stop.fired == "converged" and fired == 900 and stop.iteration == 900
     assert stop.decide(925, 1e-9, 99.0, torch.zeros(1)) == "" and stop.iteration == 900  # frozen
+
+
+def test_autostop_discrepancy_first_then_peak_picks_the_current_ema():
+    from deepprior.tricks import AutoStop
+
+    var = [10 - 0.01 * it if it <= 700 else 3 + 0.01 * (it - 700) for it in range(25, 3001, 25)]
+    # the loss reaches the noise level (1.0) at step 800, before the (doubled) variance patience runs out
+    stop = AutoStop(patience=300, rise=1.25, lag=100, min_gain_db=0.05, min_iterations=200, noise_var=1.0)
+    for i, v in enumerate(var):
+        it = (i + 1) * 25
+        if stop.decide(it, v, 10.0 + 0.01 * it, torch.full((1,), float(it)), loss=2.0 - it / 800):
+            break
+    assert stop.fired == "discrepancy" and stop.fired_at == 825 and stop.image.item() == 825.0
+    # the loss never reaches it: the variance rule fires after 2 x patience and takes the EMA of that step
+    stop = AutoStop(patience=300, rise=1.25, lag=100, min_gain_db=0.05, min_iterations=200, noise_var=1.0)
+    for i, v in enumerate(var):
+        it = (i + 1) * 25
+        if stop.decide(it, v, 10.0 + 0.01 * it, torch.full((1,), float(it)), loss=5.0):
+            break
+    assert stop.fired == "peak" and stop.fired_at == 1300 and stop.image.item() == 1300.0
