@@ -10,14 +10,13 @@ import pathlib
 from typing import Any
 
 import click
-import torch
 from tqdm import tqdm
 
-from .api import Restoration, restore
+from .api import Restoration, build_configs, estimate_memory, estimate_step_flops, resolve_device, restore
 from .config import replace
 from .compare import run_classical
 from .errors import InputError
-from .fit import StepRecord
+from .fit import StepRecord, resolve_precision
 from .io import check_output_path, from_tensor, load_image, save_image
 from .masks import load_mask
 from .report import REPORT_FILES, write_report
@@ -118,11 +117,9 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
     if input_type is not None:
         settings["input"] = input_type
 
-    from .api import build_configs
-
     net_cfg, fit_cfg = build_configs(task, scale=scale, preset=preset, **settings)
     if not quiet:
-        _announce(net_cfg, fit_cfg, observed, scale, guide_img)
+        _announce(net_cfg, fit_cfg, observed, scale, guide_img, device)
     callbacks: list[Any] = []
     if fit_cfg.save_every:
         steps_dir = (report / "steps") if report else output.with_name(output.stem + "_steps")
@@ -157,11 +154,8 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
     return result
 
 
-def _announce(net_cfg: Any, fit_cfg: Any, observed: Any, scale: int | None, guide_img: Any) -> None:
+def _announce(net_cfg: Any, fit_cfg: Any, observed: Any, scale: int | None, guide_img: Any, device: str) -> None:
     """Before a run: its size, cost per step and memory, so a user knows what they started."""
-    from .api import estimate_memory, estimate_step_flops
-    from .fit import resolve_precision
-
     h, w, c = observed.shape
     if scale:
         h, w = h * scale, w * scale
@@ -171,7 +165,11 @@ def _announce(net_cfg: Any, fit_cfg: Any, observed: Any, scale: int | None, guid
         flops = estimate_step_flops(net_cfg, c, h, w)
     except Exception:  # an image too small for the net: restore() reports it properly
         return
-    mem = estimate_memory(net_cfg, h, w, resolve_precision(fit_cfg.precision, torch.device("cpu")))
+    try:
+        dev = resolve_device(device)
+    except InputError:  # e.g. --device cuda without a GPU: restore() reports it properly
+        return
+    mem = estimate_memory(net_cfg, h, w, resolve_precision(fit_cfg.precision, dev))
     bound = "up to " if fit_cfg.stop == "auto" else ""
     click.echo(f"fitting {w}x{h}: about {flops / 1e9:.0f} GFLOP per step, {mem / 2**30:.1f} GiB of memory, "
                f"{bound}{fit_cfg.iterations} steps (the bar shows the rate and the time left)", err=True)
