@@ -5,6 +5,8 @@ to plain float32 eager (the reference code's way) is what to read. Also reports 
 FlopCounterMode) and the achieved GFLOP/s.
 
     python benchmarks/step_time.py --sizes 128 256 --rounds 3 --steps 5 --out step_time.json
+
+"fp32 reference loop" adds the per-step bookkeeping of the authors' notebook to plain float32 eager.
 """
 
 from __future__ import annotations
@@ -16,21 +18,30 @@ import platform
 import statistics
 import time
 
+import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from deepprior.config import NetConfig
 from deepprior.nets import build_net, make_input
 
-VARIANTS = {  # name -> (channels_last, autocast dtype)
-    "fp32": (False, None),
-    "fp32+channels_last": (True, None),
-    "bf16": (False, torch.bfloat16),
-    "bf16+channels_last": (True, torch.bfloat16),
+VARIANTS = {  # name -> (channels_last, autocast dtype, torch.compile)
+    "fp32": (False, None, False),
+    "fp32+channels_last": (True, None, False),
+    "bf16": (False, torch.bfloat16, False),
+    "bf16+channels_last": (True, torch.bfloat16, False),
 }
+COMPILED = {"bf16+channels_last+compile": (True, torch.bfloat16, True)}
 
 
-def make_step(size: int, channels_last: bool, dtype: torch.dtype | None, device: torch.device):
+def make_step(size: int, channels_last: bool, dtype: torch.dtype | None, device: torch.device,
+              compiled: bool = False, reference_loop: bool = False):
+    """One fitting step of the paper's denoising net on a random target.
+
+    ``reference_loop`` adds what the authors' notebook does every step besides the update: three PSNRs on
+    NumPy copies of the output and its EMA (against the noisy and clean images) and a CPU copy of every weight
+    for backtracking.
+    """
     cfg = NetConfig()
     g = torch.Generator().manual_seed(0)
     net = build_net("skip", cfg, 3, generator=g).to(device)
@@ -40,15 +51,25 @@ def make_step(size: int, channels_last: bool, dtype: torch.dtype | None, device:
         net = net.to(memory_format=torch.channels_last)
         z = z.contiguous(memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    forward = torch.compile(net) if compiled else net
+    y_np = y[0].cpu().numpy()
+    state: dict[str, torch.Tensor] = {}
 
     def step() -> None:
         ctx = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
         with ctx:
-            out = net(z + 0.03 * torch.randn_like(z))
+            out = forward(z + 0.03 * torch.randn_like(z))
         loss = (out.float() - y).square().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if reference_loop:
+            d = out.detach()
+            state["avg"] = d if "avg" not in state else state["avg"] * 0.99 + d * 0.01
+            for img in (d, d, state["avg"]):
+                x = img[0].float().cpu().numpy()
+                10 * np.log10(1 / np.mean((x - y_np) ** 2))
+            state["last"] = [p.detach().cpu() for p in net.parameters()]
 
     return step
 
@@ -67,16 +88,22 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=5, help="steps per timed block")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--compile", action="store_true", help="also time torch.compile (slow to warm up)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     results = []
     for size in args.sizes:
-        steps = {name: make_step(size, cl, dt, device) for name, (cl, dt) in VARIANTS.items()}
-        for step in steps.values():  # warm-up: oneDNN / cuDNN pick kernels on the first calls
+        variants = {**VARIANTS, **(COMPILED if args.compile else {})}
+        steps = {"fp32 reference loop": make_step(size, False, None, device, reference_loop=True)}
+        steps.update({name: make_step(size, cl, dt, device, comp) for name, (cl, dt, comp) in variants.items()})
+        warmup: dict[str, float] = {}
+        for name, step in steps.items():  # warm-up: kernels are picked (or compiled) on the first calls
+            t = time.perf_counter()
             step()
             step()
+            warmup[name] = time.perf_counter() - t
         times: dict[str, list[float]] = {name: [] for name in steps}
         for _ in range(args.rounds):
             for name, step in steps.items():
@@ -92,7 +119,7 @@ def main() -> None:
             med = statistics.median(ts)
             results.append({"size": size, "variant": name, "seconds_per_step": round(med, 4),
                             "speedup_vs_fp32": round(base / med, 2), "gflop_per_step": round(flops / 1e9, 1),
-                            "gflops": round(flops / med / 1e9, 1)})
+                            "gflops": round(flops / med / 1e9, 1), "warmup_seconds": round(warmup[name], 1)})
             print(json.dumps(results[-1]), flush=True)
     info = {"device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
             "machine": platform.machine(), "rounds": args.rounds, "steps": args.steps}

@@ -33,6 +33,14 @@ CANDIDATES: dict[str, dict] = {
                             "lr": 0.02},
     "lighter": {"channels_down": (16, 32, 64, 128, 128), "channels_up": (16, 32, 64, 128, 128)},
     "light-64": {"channels_down": (32, 64, 64, 64, 64), "channels_up": (32, 64, 64, 64, 64)},
+    # Deep Random Projector (Li et al., CVPR 2023; settings of its denoising script): a one-scale net of 64
+    # channels with frozen random convolutions; the input seed (through a batch norm) and the batch-norm
+    # parameters are trained with lr 0.1 on sqrt(MSE) + 0.45 TV.
+    "random-projector": {"channels_down": (64,), "channels_up": (64,), "channels_skip": (4,),
+                         "input_channels": 3, "input_norm": True, "freeze_convs": True, "train_input": True,
+                         "lr": 0.1, "loss": "rmse", "tv_weight": 0.45, "reg_noise_std": 0.0, "ema_weight": 0.0},
+    "fast-rmse": {"channels_down": (32, 64, 128, 128, 128), "channels_up": (32, 64, 128, 128, 128),
+                  "loss": "rmse"},
 }
 
 

@@ -39,6 +39,10 @@ def test_denoise_protocol_rows_and_table(data):
     assert set(res["summary"]["seed_spread"]) == {"F16", "lena"}
     table = markdown(res)
     assert "**mean**" in table and "cbm3d" in table and "33.69" in table
+    per_seed = res["summary"]["per_seed_mean"]
+    assert set(per_seed) == {0, 1}
+    assert per_seed[1]["auto"] == pytest.approx((rows[1]["auto"] + rows[3]["auto"]) / 2)
+    assert "Over 2 seeds" in table and "auto " in table.split("Over 2 seeds")[1]
     json.dumps(res)  # the CLI writes it as JSON
 
 

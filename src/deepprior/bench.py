@@ -151,6 +151,11 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for r in rows:
         by_image.setdefault(r["image"], []).append(r["auto"])
     out["seed_spread"] = {k: max(v) - min(v) for k, v in by_image.items() if len(v) > 1}
+    by_seed: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_seed.setdefault(int(r["seed"]), []).append(r)
+    out["per_seed_mean"] = {seed: {k: statistics.fmean(r[k] for r in rs) for k in ("fixed", "auto", "oracle")}
+                            for seed, rs in by_seed.items()}
     out["auto_within_0.5dB_of_oracle"] = all(r["oracle"] - r["auto"] <= 0.5 for r in rows)
     out["backtracks"] = sum(r["backtracks"] for r in rows)
     return out
@@ -178,6 +183,15 @@ def markdown(result: dict[str, Any]) -> str:
     paper_mean = result["paper_mean"] if not result["quick"] else None
     mean = {**result["summary"], "image": "**mean**", "paper": paper_mean}
     lines.append(fmt(mean, mean=True))
+    per_seed = result["summary"].get("per_seed_mean", {})
+    if len(per_seed) > 1:
+        spread = result["summary"]["seed_spread"]
+        stats = {k: [m[k] for m in per_seed.values()] for k in ("fixed", "auto", "oracle")}
+        lines.append("")
+        lines.append(f"Over {len(per_seed)} seeds (noise, weights and input all change with the seed), mean of the "
+                     "per-seed means ± their standard deviation: " + ", ".join(
+                         f"{k} {statistics.fmean(v):.2f} ± {statistics.stdev(v):.2f}" for k, v in stats.items())
+                     + f"; largest spread of one image's auto result (max - min): {max(spread.values()):.2f} dB.")
     form = f"quick (centre {result['crop']} px crops)" if result["quick"] and result["crop"] else (
         "quick" if result["quick"] else "full")
     return f"**{result['protocol']}** ({result['task']}, {form}; PSNR in dB" + (

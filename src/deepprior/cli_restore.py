@@ -22,9 +22,9 @@ from .masks import load_mask
 from .report import REPORT_FILES, write_report
 
 _FIT_OPTIONS = ("iterations", "lr", "save_every", "log_every", "reg_noise_std", "ema_weight", "result",
-                "precision", "backtrack", "noise_sigma")
+                "precision", "backtrack", "noise_sigma", "tv_weight", "loss", "compile", "train_input")
 _NET_OPTIONS = ("channels_down", "channels_up", "channels_skip", "kernel_down", "kernel_up", "upsample",
-                "downsample", "padding", "input_channels")
+                "downsample", "padding", "input_channels", "freeze_convs", "input_norm")
 
 
 def check_report_dir(report: pathlib.Path | None, output: pathlib.Path, inputs: list[pathlib.Path | None],

@@ -50,6 +50,13 @@ class NetConfig:
         Channels of the noise or guide-image input (ignored for meshgrid, which has 2).
     input_scale : float
         Upper bound of the uniform input noise (paper: 0.1).
+    input_norm : bool
+        Batch norm on the input before the first layer (the Deep Random Projector's "BN seed"): with a trained
+        input it keeps the input's scale fixed while its pattern changes.
+    freeze_convs : bool
+        Keep every convolution at its random initial weights and train only the batch-norm parameters (and
+        the input, with ``FitConfig.train_input``): the Deep Random Projector (Li et al., CVPR 2023). Fewer
+        trainable parameters fit the image in far fewer steps, and overfit sooner.
     """
 
     channels_down: tuple[int, ...] = (128, 128, 128, 128, 128)
@@ -68,6 +75,8 @@ class NetConfig:
     input: str = "noise"
     input_channels: int = 32
     input_scale: float = 0.1
+    input_norm: bool = False
+    freeze_convs: bool = False
 
     def __post_init__(self) -> None:
         n = len(self.channels_down)
@@ -160,6 +169,21 @@ class FitConfig:
         or AMX, CUDA with bf16 support), else fp32. Changes rounding only; weights and Adam stay fp32.
     channels_last : bool or None
         Memory layout of activations; None = on for CPU and CUDA (faster convolutions in oneDNN and cuDNN).
+    compile : bool
+        Run the network through ``torch.compile``. Off by default: on the 2-core CPU it made a step slower
+        (bf16 + channels-last: the fast denoising net at 128 px 0.095 against 0.068 s, the paper's net at 256 px
+        0.72 against 0.57 s) and cost 75-100 s
+        of compilation up front (benchmarks/step_time.py --compile). Untested on GPUs here.
+    train_input : bool
+        Optimise the network input too (the Deep Random Projector trains its input seed instead of the
+        convolutions); the input-noise perturbation is still added on top when ``reg_noise_std`` > 0.
+    loss : {"mse", "rmse"}
+        Data term: mean squared error (paper), or its square root (Deep Random Projector), whose gradient
+        does not shrink as the fit approaches the noise level. Logging, stopping and backtracking always see
+        the MSE.
+    tv_weight : float
+        Weight of an anisotropic total-variation term on the output (mean absolute difference of neighbours);
+        smooths the result and slows overfitting. 0 = off (paper).
     """
 
     iterations: int = 3000
@@ -182,6 +206,10 @@ class FitConfig:
     save_every: int = 0
     precision: str = "auto"
     channels_last: bool | None = None
+    compile: bool = False
+    train_input: bool = False
+    loss: str = "mse"
+    tv_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -202,6 +230,9 @@ class FitConfig:
         if self.stop_patience < 1 or self.stop_rise < 1 or self.stop_min_iterations < 0:
             raise InputError("stop patience must be >= 1, stop rise >= 1 and stop min iterations >= 0")
         _choice("precision", (self.precision,), ("auto", "fp32", "bf16", "fp16"))
+        _choice("loss", (self.loss,), ("mse", "rmse"))
+        if self.tv_weight < 0:
+            raise InputError(f"TV weight must be >= 0, got {self.tv_weight}")
 
 
 def _choice(name: str, values: tuple[Any, ...], allowed: tuple[str, ...]) -> None:

@@ -121,7 +121,15 @@ def fit(
         net = net.to(memory_format=torch.channels_last)
         net_input = net_input.contiguous(memory_format=torch.channels_last)
     net.train()  # batch norm uses the statistics of the one image, as in the paper
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    params = [p for p in net.parameters() if p.requires_grad]
+    inputs: tuple[torch.Tensor, ...] = ()
+    if cfg.train_input:
+        net_input = net_input.detach().clone().requires_grad_(True)
+        params.append(net_input)
+        inputs = (net_input,)
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    # The compiled module shares its parameters and buffers with ``net``; snapshots keep using ``net``.
+    forward = torch.compile(net) if cfg.compile else net
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     known = operator.known
     # Mean over measured values only; the denominator is fixed, so compute it once.
@@ -148,10 +156,13 @@ def fit(
             autocast = (torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None
                         else contextlib.nullcontext())
             with autocast:
-                out = net(z)
+                out = forward(z)
             out = out.float()
             residual = operator(out) - observation
             loss = residual.square().mean() if denom is None else residual.square().sum() / denom
+            objective = loss.clamp_min(1e-12).sqrt() if cfg.loss == "rmse" else loss
+            if cfg.tv_weight > 0:
+                objective = objective + cfg.tv_weight * _tv(out)
 
             save = cfg.save_every > 0 and it % cfg.save_every == 0
             if it == 1 or it % cfg.log_every == 0 or it == cfg.iterations or save:
@@ -159,13 +170,13 @@ def fit(
                 loss_value = loss.item()
                 event = ""
                 if cfg.backtrack and backtracker.is_blowup(loss_value):
-                    ev = backtracker.restore(loss_value, it, net, opt, ema)
+                    ev = backtracker.restore(loss_value, it, net, opt, ema, inputs)
                     event = f"backtrack to {ev.restored_iteration}, lr {ev.lr:.3g}"
                     history.append({"iteration": it, "seconds": time.perf_counter() - start,
                                     "loss": loss_value, "lr": ev.lr, "event": event})
                     continue  # the bad update is never applied
                 if cfg.backtrack:
-                    backtracker.save(loss_value, it, net, opt, ema.value)
+                    backtracker.save(loss_value, it, net, opt, ema.value, inputs)
                 ema_now = ema.update(out) if ema.value is None else ema.value
                 best.update(loss_value, out, it)
                 row = {"iteration": it, "seconds": time.perf_counter() - start, "loss": loss_value,
@@ -185,7 +196,7 @@ def fit(
                     break
 
             opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
+            scaler.scale(objective).backward()
             scaler.step(opt)
             scaler.update()
             ema.update(out)
@@ -206,6 +217,13 @@ def fit(
         iterations=it, seconds=seconds, stopped_by=stopped_by, precision=precision, channels_last=channels_last,
         history=history, events=backtracker.events, stop_rule=stopper.fired, stop_iteration=stopper.fired_at,
     )
+
+
+def _tv(x: torch.Tensor) -> torch.Tensor:
+    """Anisotropic total variation per pixel: sum of absolute neighbour differences over the element count."""
+    dh = (x[..., 1:, :] - x[..., :-1, :]).abs().sum()
+    dw = (x[..., :, 1:] - x[..., :, :-1]).abs().sum()
+    return (dh + dw) / x.numel()
 
 
 def _np(t: torch.Tensor) -> np.ndarray:

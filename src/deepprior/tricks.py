@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -95,17 +95,21 @@ class Backtracker:
         return not math.isfinite(loss) or loss > self.factor * self.reference
 
     def save(self, loss: float, iteration: int, net: nn.Module, opt: torch.optim.Optimizer,
-             ema: torch.Tensor | None) -> None:
-        """Record a good state. Copies cost one pass over the weights, so it runs only at logged steps."""
+             ema: torch.Tensor | None, inputs: Sequence[torch.Tensor] = ()) -> None:
+        """Record a good state. Copies cost one pass over the weights, so it runs only at logged steps.
+
+        ``inputs`` are trained tensors outside the network (a trained network input), saved alongside.
+        """
         self.reference, self.saved_iteration = loss, iteration
         self._state = {
             "net": copy.deepcopy(net.state_dict()),
             "opt": copy.deepcopy(opt.state_dict()),
             "ema": None if ema is None else ema.clone(),
+            "inputs": [t.detach().clone() for t in inputs],
         }
 
     def restore(self, loss: float, iteration: int, net: nn.Module, opt: torch.optim.Optimizer,
-                ema: OutputEMA) -> BacktrackEvent:
+                ema: OutputEMA, inputs: Sequence[torch.Tensor] = ()) -> BacktrackEvent:
         """Go back to the saved state; lower the learning rate if blow-ups keep coming. Returns the event."""
         assert self._state is not None, "restore() before save()"
         lr = opt.param_groups[0]["lr"]
@@ -118,6 +122,9 @@ class Backtracker:
             group["lr"] = lr
         if self._state["ema"] is not None:
             ema.value = self._state["ema"].clone()
+        with torch.no_grad():
+            for t, saved in zip(inputs, self._state["inputs"]):
+                t.copy_(saved)
         event = BacktrackEvent(iteration, loss, self.reference, self.saved_iteration, lr)
         self.events.append(event)
         return event

@@ -22,6 +22,10 @@ def build_net(name: str, cfg: NetConfig, out_channels: int, *, generator: torch.
         raise InputError(f"unknown network {name!r}; choose one of {', '.join(NETS)}")
     net = NETS[name](cfg, out_channels)
     init_weights(net, generator)
+    if cfg.freeze_convs:
+        for m in net.modules():
+            if isinstance(m, nn.Conv2d):
+                m.requires_grad_(False)
     return net
 
 

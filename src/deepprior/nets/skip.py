@@ -69,11 +69,12 @@ class SkipNet(nn.Module):
             in_ch = cfg.in_channels if i == 0 else cfg.channels_down[i - 1]
             deeper = _Scale(in_ch, i, cfg, deeper)
         self.body = deeper
+        self.input_norm = nn.BatchNorm2d(cfg.in_channels) if cfg.input_norm else nn.Identity()
         self.head = conv(cfg.channels_up[0], out_channels, 1)
         self.sigmoid = cfg.sigmoid
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.body(z)
+        h = self.body(self.input_norm(z))
         # The 1x1 head and sigmoid run in float32 even under autocast: they are cheap, and bfloat16's
         # 8-bit mantissa would otherwise quantise the output about as coarsely as the 8-bit image itself.
         with torch.autocast(z.device.type, enabled=False):
