@@ -25,17 +25,18 @@ from torch.utils.flop_counter import FlopCounterMode
 from deepprior.config import NetConfig
 from deepprior.nets import build_net, make_input
 
-VARIANTS = {  # name -> (channels_last, autocast dtype, torch.compile)
-    "fp32": (False, None, False),
-    "fp32+channels_last": (True, None, False),
-    "bf16": (False, torch.bfloat16, False),
-    "bf16+channels_last": (True, torch.bfloat16, False),
+VARIANTS = {  # name -> (channels_last, autocast dtype, torch.compile, fused Adam)
+    "fp32": (False, None, False, False),
+    "fp32+channels_last": (True, None, False, False),
+    "bf16": (False, torch.bfloat16, False, False),
+    "bf16+channels_last": (True, torch.bfloat16, False, False),
+    "bf16+channels_last+fused Adam (default)": (True, torch.bfloat16, False, True),
 }
-COMPILED = {"bf16+channels_last+compile": (True, torch.bfloat16, True)}
+COMPILED = {"bf16+channels_last+fused Adam+compile": (True, torch.bfloat16, True, True)}
 
 
 def make_step(size: int, channels_last: bool, dtype: torch.dtype | None, device: torch.device,
-              compiled: bool = False, reference_loop: bool = False):
+              compiled: bool = False, fused: bool = False, reference_loop: bool = False):
     """One fitting step of the paper's denoising net on a random target.
 
     ``reference_loop`` adds what the authors' notebook does every step besides the update: three PSNRs on
@@ -50,7 +51,7 @@ def make_step(size: int, channels_last: bool, dtype: torch.dtype | None, device:
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
         z = z.contiguous(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    opt = torch.optim.Adam(net.parameters(), lr=0.01, fused=fused)
     forward = torch.compile(net) if compiled else net
     y_np = y[0].cpu().numpy()
     state: dict[str, torch.Tensor] = {}
@@ -97,7 +98,8 @@ def main() -> None:
     for size in args.sizes:
         variants = {**VARIANTS, **(COMPILED if args.compile else {})}
         steps = {"fp32 reference loop": make_step(size, False, None, device, reference_loop=True)}
-        steps.update({name: make_step(size, cl, dt, device, comp) for name, (cl, dt, comp) in variants.items()})
+        steps.update({name: make_step(size, cl, dt, device, comp, fused)
+                      for name, (cl, dt, comp, fused) in variants.items()})
         warmup: dict[str, float] = {}
         for name, step in steps.items():  # warm-up: kernels are picked (or compiled) on the first calls
             t = time.perf_counter()

@@ -658,10 +658,11 @@ def test_ctrl_c_keeps_the_result_and_the_report(tmp_path, noisy_png):
     assert m["stopped_by"] == "interrupted" and 1 <= m["iterations"] < 100000
 
 
-def test_random_projector_options_reach_the_config(run, tmp_path, noisy_png):
+def test_fitting_options_reach_the_config(run, tmp_path, noisy_png):
     res = run("denoise", noisy_png, "-o", "out.png", "--report", "rep", *TINY, "--freeze-convs", "--train-input",
-              "--input-norm", "--loss", "rmse", "--tv", "0.3", "--lr", "0.05")
+              "--input-norm", "--loss", "rmse", "--tv", "0.3", "--lr", "0.05", "--no-stop-peak")
     assert res.code == 0, res.err
     cfg = json.loads((tmp_path / "rep" / "config.json").read_text())
     assert cfg["net"]["freeze_convs"] and cfg["net"]["input_norm"] and cfg["fit"]["train_input"]
     assert cfg["fit"]["loss"] == "rmse" and cfg["fit"]["tv_weight"] == 0.3 and not cfg["fit"]["compile"]
+    assert cfg["fit"]["stop_peak"] is False

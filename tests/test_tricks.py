@@ -128,3 +128,20 @@ def test_autostop_discrepancy_first_then_peak_picks_the_current_ema():
         if stop.decide(it, v, 10.0 + 0.01 * it, torch.full((1,), float(it)), loss=5.0):
             break
     assert stop.fired == "peak" and stop.fired_at == 1300 and stop.image.item() == 1300.0
+
+
+def test_autostop_without_the_peak_rule_waits_for_convergence():
+    from deepprior.presets import get_preset
+    from deepprior.tricks import AutoStop
+
+    # the variance rises 300 steps after a minimum (as on a pixel-drop run) while the fit keeps improving
+    var = [10 - 0.01 * it if it <= 700 else 3 + 0.01 * (it - 700) for it in range(25, 3001, 25)]
+    fits = [min(30.0, 0.02 * it) for it in range(25, 3001, 25)]  # improves until step 1500
+    stop = AutoStop(patience=300, rise=1.25, lag=100, min_gain_db=0.05, min_iterations=200, peak=False)
+    assert _feed(stop, var, fits) == 1800 and stop.fired == "converged"
+    with_peak = AutoStop(patience=300, rise=1.25, lag=100, min_gain_db=0.05, min_iterations=200)
+    assert _feed(with_peak, var, fits) == 1000 and with_peak.fired == "peak"
+    noisy = {t for t in ("denoise", "dejpeg", "flash") if get_preset(t).fit.stop_peak}
+    clean = {t for t in ("inpaint", "fill", "reconstruct") if not get_preset(t).fit.stop_peak}
+    assert noisy == {"denoise", "dejpeg", "flash"} and clean == {"inpaint", "fill", "reconstruct"}
+    assert not get_preset("superres", 4).fit.stop_peak and not get_preset("superres", 8).fit.stop_peak

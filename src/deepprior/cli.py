@@ -99,6 +99,9 @@ def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
         click.option("--result", type=click.Choice(["ema", "output", "best"]), help="Which image to write."),
         click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), help="Autocast."),
         click.option("--backtrack/--no-backtrack", default=None, help="Undo loss blow-ups (default on)."),
+        click.option("--stop-peak/--no-stop-peak", "stop_peak", default=None,
+                     help="Let the automatic stop fire at a peak of the output variance (default: on for noisy "
+                          "inputs, off for masks and super-resolution)."),
         click.option("--tv", "tv_weight", type=click.FloatRange(min=0), help="Weight of a total-variation term."),
         click.option("--loss", type=click.Choice(["mse", "rmse"]), help="Data term (rmse: its square root)."),
         click.option("--freeze-convs/--train-convs", "freeze_convs", default=None,

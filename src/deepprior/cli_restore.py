@@ -22,7 +22,7 @@ from .masks import load_mask
 from .report import REPORT_FILES, write_report
 
 _FIT_OPTIONS = ("iterations", "lr", "save_every", "log_every", "reg_noise_std", "ema_weight", "result",
-                "precision", "backtrack", "noise_sigma", "tv_weight", "loss", "compile", "train_input")
+                "precision", "backtrack", "noise_sigma", "tv_weight", "loss", "compile", "train_input", "stop_peak")
 _NET_OPTIONS = ("channels_down", "channels_up", "channels_skip", "kernel_down", "kernel_up", "upsample",
                 "downsample", "padding", "input_channels", "freeze_convs", "input_norm")
 

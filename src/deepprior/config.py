@@ -136,6 +136,10 @@ class FitConfig:
         "auto" stops when the no-reference rule says the output has peaked or converged (``iterations`` is
         then only the upper bound); "none" runs all ``iterations`` and still reports where the rule would
         have stopped.
+    stop_peak : bool
+        Whether the rule may stop at a peak of the output variance (the sign of a fit starting to reproduce
+        noise). On for noisy observations; the presets of noise-free tasks (masks, super-resolution) turn it
+        off, where it stopped runs that were still improving; the convergence rule and the cap remain.
     stop_patience : int
         Steps the rule waits for a new variance minimum (and for progress) before stopping. Larger is safer
         against early stops and costs more steps after the peak.
@@ -193,6 +197,7 @@ class FitConfig:
     result: str = "best"
     best_by: str = "auto"
     stop: str = "auto"
+    stop_peak: bool = True
     stop_patience: int = 300
     stop_rise: float = 1.25
     stop_min_gain_db: float = 0.05

@@ -127,7 +127,8 @@ def fit(
         net_input = net_input.detach().clone().requires_grad_(True)
         params.append(net_input)
         inputs = (net_input,)
-    opt = torch.optim.Adam(params, lr=cfg.lr)
+    # The fused kernel updates all tensors in one pass: the same arithmetic, without ~10 small ops per tensor.
+    opt = torch.optim.Adam(params, lr=cfg.lr, fused=device.type in ("cpu", "cuda"))
     # The compiled module shares its parameters and buffers with ``net``; snapshots keep using ``net``.
     forward = torch.compile(net) if cfg.compile else net
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
@@ -142,7 +143,7 @@ def fit(
     lag = round(1 / (1 - cfg.ema_weight)) if cfg.ema_weight > 0 else 0
     noise_var = cfg.noise_sigma**2 if cfg.noise_sigma else None
     stopper = AutoStop(cfg.stop_patience, cfg.stop_rise, lag, cfg.stop_min_gain_db, cfg.stop_min_iterations,
-                       noise_var)
+                       noise_var, peak=cfg.stop_peak)
     backtracker = Backtracker(cfg.backtrack_factor, cfg.backtrack_lr_decay, cfg.backtrack_window)
     history: list[dict[str, float | int | str]] = []
     out = net_input.new_zeros(())
