@@ -24,9 +24,10 @@ CASES = {  # task -> (image, mask or None, crop box (top, left, size))
     "inpaint": ("inpainting/kate.png", "inpainting/kate_mask.png", (160, 128, 128)),
 }
 
-#: Candidate settings against the paper preset (any restore() keyword).
+#: Candidate settings (any restore() keyword), applied to the paper preset unless they name another.
 CANDIDATES: dict[str, dict] = {
     "paper": {},
+    "fast": {"preset": "fast"},  # the default
     "light-finest": {"channels_down": (32, 64, 128, 128, 128), "channels_up": (32, 64, 128, 128, 128)},
     "paper-lr0.02": {"lr": 0.02},
     "light-finest-lr0.02": {"channels_down": (32, 64, 128, 128, 128), "channels_up": (32, 64, 128, 128, 128),
@@ -57,7 +58,7 @@ def main() -> None:
     ap.add_argument("--data", type=pathlib.Path, default=pathlib.Path("../shared/data/dip"))
     ap.add_argument("--paper-iters", type=int, default=1500, help="steps of the reference run (fixed)")
     ap.add_argument("--max-iters", type=int, default=1500, help="cap for the candidates")
-    ap.add_argument("--candidates", nargs="*", default=["paper", "light-finest"])
+    ap.add_argument("--candidates", nargs="*", default=["paper", "fast"])
     ap.add_argument("--device", default="auto")
     ap.add_argument("--paper-oracle", type=float, default=None,
                     help="skip the reference run and use this oracle PSNR (from an earlier run's JSON)")
@@ -74,15 +75,16 @@ def main() -> None:
         obs = add_noise(gt, 25, seed=0)
     ref = None
     if args.paper_oracle is None:
-        ref = deepprior.restore(obs, args.task, iterations=args.paper_iters, stop="none", **kw)
+        ref = deepprior.restore(obs, args.task, iterations=args.paper_iters, stop="none", preset="paper", **kw)
     oracle = args.paper_oracle if ref is None else ref.metrics["oracle_psnr"]
     target = oracle - 0.3
     results = {"task": args.task, "size": size, "paper_oracle": oracle, "target": target, "runs": [],
                "paper_oracle_iteration": None if ref is None else ref.metrics["oracle_iteration"]}
     print(json.dumps({k: v for k, v in results.items() if k != "runs"}), flush=True)
     for name in args.candidates:
-        r = ref if name == "paper" and ref is not None else deepprior.restore(obs, args.task, iterations=args.max_iters, **kw,
-                                                          **CANDIDATES[name])
+        settings = {"preset": "paper", **CANDIDATES[name]}
+        r = ref if name == "paper" and ref is not None else deepprior.restore(
+            obs, args.task, iterations=args.max_iters, **kw, **settings)
         steps, seconds = first_reach(r.history, target)
         per_step = r.metrics["seconds"] / max(r.metrics["iterations"], 1)
         row = {"name": name, "settings": {k: list(v) if isinstance(v, tuple) else v
