@@ -176,8 +176,8 @@ class FitConfig:
     compile : bool
         Run the network through ``torch.compile``. Off by default: on the 2-core CPU it made a step slower
         (bf16 + channels-last: the fast denoising net at 128 px 0.095 against 0.068 s, the paper's net at 256 px
-        0.72 against 0.57 s) and cost 75-100 s
-        of compilation up front (benchmarks/step_time.py --compile). Untested on GPUs here.
+        0.72 against 0.57 s) and cost 75-100 s of compilation up front (benchmarks/step_time.py --compile).
+        Untested on GPUs here.
     train_input : bool
         Optimise the network input too (the Deep Random Projector trains its input seed instead of the
         convolutions); the input-noise perturbation is still added on top when ``reg_noise_std`` > 0.
