@@ -19,7 +19,7 @@ from PIL import Image
 
 from deepprior.cli import main
 from deepprior.config import FitConfig, NetConfig, from_dict, replace
-from deepprior.presets import PRESETS
+from deepprior.presets import get_preset
 from deepprior.report import REPORT_FILES
 
 from conftest import SIZE
@@ -363,7 +363,7 @@ def test_denoise_with_gt_and_report(run, tmp_path, noisy_png, clean_png):
 
     cfg = json.loads((rep / "config.json").read_text())
     net, fit = from_dict(NetConfig, cfg["net"]), from_dict(FitConfig, cfg["fit"])
-    preset = PRESETS["denoise"]
+    preset = get_preset("denoise")  # the default, fast
     assert net == replace(preset.net, channels_down=(8, 8), channels_up=(8, 8), channels_skip=(2, 2),
                           input_channels=4)
     # --iters 3: exactly 3 steps; the noise level was estimated from the image (sigma 25 on the 0-255 scale)
@@ -637,6 +637,15 @@ def test_tiled_restore_from_the_cli(run, tmp_path, noisy_png, clean_png):
     assert len(m["tiles"]) == 4 and m["iterations"] == 12
 
 
+def test_the_estimate_before_a_run_counts_tiles_and_time(run, noisy_png):
+    tiny = [a for a in TINY if a != "--quiet"]
+    res = run("denoise", noisy_png, "-o", "t.png", "--tile", "32", *tiny)
+    assert res.code == 0, res.err
+    line = next(x for x in res.err.splitlines() if x.startswith("fitting"))
+    assert line.startswith("fitting 4 tiles of 32x32: about ") and "s per step" in line
+    assert "3 steps per tile" in line and "GiB of memory" in line
+
+
 def test_ctrl_c_keeps_the_result_and_the_report(tmp_path, noisy_png):
     """A real SIGINT to a running fit: the run stops cleanly, writes the result so far and the report."""
     import signal
@@ -660,9 +669,11 @@ def test_ctrl_c_keeps_the_result_and_the_report(tmp_path, noisy_png):
 
 def test_fitting_options_reach_the_config(run, tmp_path, noisy_png):
     res = run("denoise", noisy_png, "-o", "out.png", "--report", "rep", *TINY, "--freeze-convs", "--train-input",
-              "--input-norm", "--loss", "rmse", "--tv", "0.3", "--lr", "0.05", "--no-stop-peak")
+              "--input-norm", "--loss", "rmse", "--tv", "0.3", "--lr", "0.05", "--no-stop-peak",
+              "--reg-noise-ramp", "100", "--reg-noise-start", "0.5")
     assert res.code == 0, res.err
     cfg = json.loads((tmp_path / "rep" / "config.json").read_text())
     assert cfg["net"]["freeze_convs"] and cfg["net"]["input_norm"] and cfg["fit"]["train_input"]
     assert cfg["fit"]["loss"] == "rmse" and cfg["fit"]["tv_weight"] == 0.3 and not cfg["fit"]["compile"]
     assert cfg["fit"]["stop_peak"] is False
+    assert cfg["fit"]["reg_noise_ramp"] == 100 and cfg["fit"]["reg_noise_start"] == 0.5

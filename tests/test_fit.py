@@ -1,5 +1,7 @@
 """Behaviour of the one fitting loop on tiny images, through the public API."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -126,7 +128,7 @@ def test_bad_api_input():
 
 
 def test_flop_and_memory_estimates():
-    from deepprior.api import estimate_memory, estimate_step_flops
+    from deepprior.costs import estimate_memory, estimate_step_flops, time_step
     from deepprior.config import NetConfig
 
     flops = estimate_step_flops(NetConfig(), 3, 512, 512)
@@ -135,6 +137,27 @@ def test_flop_and_memory_estimates():
     mem = estimate_memory(NetConfig(), 4000, 3000, "bf16")
     assert mem > 24 * 2**30  # a 12-megapixel photo does not fit a 24 GiB machine with the paper's net
     assert estimate_memory(NetConfig(), 256, 256, "fp32") < 2**30
+
+
+def test_step_time_is_timed_on_a_proxy_and_scaled_by_pixels(monkeypatch):
+    import importlib
+    import types
+
+    from deepprior.config import FitConfig, NetConfig
+    from deepprior.costs import time_step
+
+    net = NetConfig(channels_down=(8, 8), channels_up=(8, 8), channels_skip=(2, 2), input_channels=4)
+    cpu = torch.device("cpu")
+    assert time_step(net, FitConfig(), 3, 40, 48, cpu) > 0  # a real run of three steps
+    seen = {}
+
+    def fake_fit(y, op, model, z, cfg, generator):  # 1 s per step on the proxy
+        seen.update(shape=tuple(y.shape), iterations=cfg.iterations)
+        return types.SimpleNamespace(history=[{"seconds": 1.0}], seconds=3.0)
+
+    monkeypatch.setattr(importlib.import_module("deepprior.fit"), "fit", fake_fit)
+    assert time_step(net, FitConfig(), 3, 480, 960, cpu, proxy=48) == pytest.approx(200.0)
+    assert seen == {"shape": (1, 3, 48, 48), "iterations": 3}
 
 
 def test_tiled_restore_covers_the_image_and_denoises():
@@ -155,8 +178,11 @@ def test_fast_and_paper_presets():
     from deepprior.presets import get_preset
 
     paper, fast = get_preset("denoise", variant="paper"), get_preset("denoise")
-    assert paper.net.channels_down == (128,) * 5 and fast.net.channels_down == (32, 64, 128, 128, 128)
-    assert fast.fit == paper.fit and fast.source.startswith("fast:")
+    assert paper.net.channels_down == (128,) * 5 and fast.net.channels_down == (16, 32, 64, 64, 64)
+    assert paper.fit.loss == "mse" and fast.fit == dataclasses.replace(paper.fit, loss="rmse")
+    assert fast.source.startswith("fast:")
+    inpaint = get_preset("inpaint")  # fit settings and net settings both change
+    assert inpaint.net.channels_skip == (16, 32, 64, 64, 64) and (inpaint.fit.loss, inpaint.fit.lr) == ("rmse", 0.02)
     assert get_preset("fill") == get_preset("fill", variant="paper")  # no measured fast variant yet
     assert get_preset("superres", scale=8).fit.reg_noise_std == 0.05
     with pytest.raises(InputError, match="unknown preset"):

@@ -104,3 +104,23 @@ def test_compiled_network_gives_the_same_fit():
     compiled = deepprior.fit(y, Identity(), net, z, FitConfig(**kw, compile=True),
                              generator=torch.Generator().manual_seed(0))
     assert torch.allclose(eager.output, compiled.output, atol=1e-4)
+
+
+def test_input_noise_ramp_starts_from_its_start_factor():
+    """A ramp from 0 over many steps starts as a run without perturbation and differs from the constant one."""
+
+    def run(iterations=1, **fit):  # the output of the last step's forward pass
+        cfg = NetConfig(**SMALL)
+        _, y, net, z = _setup(cfg)
+        fit_cfg = FitConfig(iterations=iterations, log_every=10, stop="none", precision="fp32", **fit)
+        return deepprior.fit(y, Identity(), net, z, fit_cfg, generator=torch.Generator().manual_seed(0)).output
+
+    quiet = run(reg_noise_std=0.0)
+    assert torch.allclose(run(reg_noise_std=0.1, reg_noise_start=0.0, reg_noise_ramp=10**6), quiet, atol=1e-4)
+    assert not torch.allclose(run(reg_noise_std=0.1), quiet, atol=1e-3)
+    half = run(reg_noise_std=0.1, reg_noise_start=0.5, reg_noise_ramp=10**6)  # as a constant std of 0.05
+    assert torch.allclose(half, run(reg_noise_std=0.05), atol=1e-4)
+    assert torch.equal(run(20, reg_noise_std=0.1, reg_noise_start=1.0, reg_noise_ramp=50),
+                       run(20, reg_noise_std=0.1))
+    with pytest.raises(InputError, match="ramp"):
+        FitConfig(reg_noise_ramp=-1)

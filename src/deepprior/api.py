@@ -24,6 +24,7 @@ import torch
 
 from . import metrics
 from .config import FitConfig, NetConfig, replace, to_dict
+from .costs import estimate_memory, estimate_step_flops
 from .errors import InputError
 from .fit import Callback, FitResult, fit
 from .io import available_memory, from_tensor, to_tensor
@@ -78,39 +79,6 @@ def build_configs(task: str, net: NetConfig | None = None, fit_cfg: FitConfig | 
     return net, fit_cfg
 
 
-def estimate_memory(net: NetConfig, height: int, width: int, precision: str) -> int:
-    """Rough peak bytes of a fit: activations kept for backward, summed over scales, plus a fixed overhead.
-
-    Per scale the forward keeps about 7 tensors of the encoder width (at the next scale's resolution), 3 of
-    the skip width and 10 of the decoder width. Calibrated on the CPU against measured peaks (resident memory)
-    of the paper's denoising and inpainting networks at 256 and 384 px, fp32 and bf16: the estimate came out
-    10-25 % above the measurement, so it errs on the safe side.
-    """
-    per_px = 0.0
-    for i in range(net.scales):
-        here = 4.0**-i
-        per_px += 7 * net.channels_down[i] * here / 4 + 3 * net.channels_skip[i] * here
-        per_px += 10 * net.channels_up[i] * here
-    bytes_per = 4.0 if precision == "fp32" else 3.4  # autocast keeps bf16 copies beside fp32 tensors
-    return int(per_px * bytes_per * height * width) + 300 * 2**20
-
-
-def estimate_step_flops(net: NetConfig, out_channels: int, height: int, width: int) -> float:
-    """FLOPs of one fitting step (forward + backward, about 3x the forward), counted on a small proxy image.
-
-    Convolution cost is proportional to the pixel count, so the count at 2**scales * 2 px a side is scaled
-    up; the paper's network at 512 px comes out at about 460 GFLOP.
-    """
-    from torch.utils.flop_counter import FlopCounterMode
-
-    side = 2**net.scales * 2
-    proxy = build_net("skip", net, out_channels, generator=torch.Generator().manual_seed(0))
-    z = torch.zeros(1, net.in_channels, side, side)
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        proxy(z)
-    return 3.0 * counter.get_total_flops() * height * width / side**2
-
-
 def restore(
     image: np.ndarray,
     task: str = "denoise",
@@ -144,8 +112,8 @@ def restore(
     guide : np.ndarray, optional
         Image used as the network input (flash / no-flash: the flash photo), same size as ``image``.
     preset : {"fast", "paper"}
-        "paper": the published network and settings; "fast": lighter where measured to reach the same
-        quality sooner (:data:`deepprior.presets.FAST`).
+        "paper": the published network and settings; "fast": a lighter net and loss where measured to reach
+        the same quality sooner (:data:`deepprior.presets.FAST`).
     ground_truth : np.ndarray, optional
         Clean image of the result's shape; used only for scores, never for fitting or selection. For
         super-resolution a slightly larger one (by less than ``scale`` px a side) is centre-cropped.

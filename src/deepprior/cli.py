@@ -71,7 +71,7 @@ def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
                      help="Upper bound for --iters auto (default: the paper's iteration count)."),
         click.option("--lr", type=float, help="Learning rate."),
         click.option("--preset", type=click.Choice(["fast", "paper"]), default="fast", show_default=True,
-                     help="paper: the published network and settings; fast: lighter where measured to reach "
+                     help="paper: the published network and settings; fast: a lighter net and loss where measured to reach "
                           "the same quality sooner."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of weights, input and noise."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
@@ -91,6 +91,10 @@ def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
         click.option("--input", "input_type", type=click.Choice(["noise", "meshgrid"]), help="Network input."),
         click.option("--input-channels", type=click.IntRange(min=1), help="Channels of the noise input."),
         click.option("--reg-noise", "reg_noise_std", type=float, help="Std of the per-step input perturbation."),
+        click.option("--reg-noise-ramp", "reg_noise_ramp", type=click.IntRange(min=0),
+                     help="Steps over which the perturbation rises to --reg-noise (0 = constant)."),
+        click.option("--reg-noise-start", "reg_noise_start", type=click.FloatRange(min=0),
+                     help="Fraction of --reg-noise the ramp starts from."),
         click.option("--ema", "ema_weight", type=float, help="Weight of the output moving average (0 = off)."),
         click.option("--noise-sigma", type=click.FloatRange(min=0, min_open=True),
                      callback=lambda c, p, v: None if v is None else v / 255.0,

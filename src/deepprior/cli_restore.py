@@ -12,7 +12,8 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from .api import Restoration, build_configs, estimate_memory, estimate_step_flops, resolve_device, restore
+from .api import Restoration, build_configs, resolve_device, restore
+from .costs import estimate_memory, estimate_step_flops
 from .config import replace
 from .compare import run_classical
 from .errors import InputError
@@ -22,7 +23,8 @@ from .masks import load_mask
 from .report import REPORT_FILES, write_report
 
 _FIT_OPTIONS = ("iterations", "lr", "save_every", "log_every", "reg_noise_std", "ema_weight", "result",
-                "precision", "backtrack", "noise_sigma", "tv_weight", "loss", "compile", "train_input", "stop_peak")
+                "precision", "backtrack", "noise_sigma", "tv_weight", "loss", "compile", "train_input", "stop_peak",
+                "reg_noise_start", "reg_noise_ramp")
 _NET_OPTIONS = ("channels_down", "channels_up", "channels_skip", "kernel_down", "kernel_up", "upsample",
                 "downsample", "padding", "input_channels", "freeze_convs", "input_norm")
 
@@ -119,7 +121,7 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
 
     net_cfg, fit_cfg = build_configs(task, scale=scale, preset=preset, **settings)
     if not quiet:
-        _announce(net_cfg, fit_cfg, observed, scale, guide_img, device)
+        _announce(net_cfg, fit_cfg, observed, scale, guide_img, device, tile)
     callbacks: list[Any] = []
     if fit_cfg.save_every:
         steps_dir = (report / "steps") if report else output.with_name(output.stem + "_steps")
@@ -154,25 +156,43 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
     return result
 
 
-def _announce(net_cfg: Any, fit_cfg: Any, observed: Any, scale: int | None, guide_img: Any, device: str) -> None:
-    """Before a run: its size, cost per step and memory, so a user knows what they started."""
+def _announce(net_cfg: Any, fit_cfg: Any, observed: Any, scale: int | None, guide_img: Any, device: str,
+              tile: int | None) -> None:
+    """Before a run: its size, cost per step, memory and time, so a user knows what they started."""
+    from .costs import time_step
+    from .tiling import tile_starts
+
     h, w, c = observed.shape
     if scale:
         h, w = h * scale, w * scale
+    tiles = 1
+    if tile is not None:
+        f = scale or 1
+        overlap = max(f, tile // 8 // f * f)
+        tiles = len(tile_starts(h, tile, overlap)) * len(tile_starts(w, tile, overlap))
+        h, w = min(h, tile), min(w, tile)
     if guide_img is not None:
         net_cfg = replace(net_cfg, input_channels=guide_img.shape[2])
     try:
-        flops = estimate_step_flops(net_cfg, c, h, w)
-    except Exception:  # an image too small for the net: restore() reports it properly
-        return
-    try:
         dev = resolve_device(device)
-    except InputError:  # e.g. --device cuda without a GPU: restore() reports it properly
+        flops = estimate_step_flops(net_cfg, c, h, w)
+        seconds = time_step(net_cfg, fit_cfg, c, h, w, dev)
+    except Exception:  # too small for the net, or no such device: restore() reports it properly
         return
     mem = estimate_memory(net_cfg, h, w, resolve_precision(fit_cfg.precision, dev))
     bound = "up to " if fit_cfg.stop == "auto" else ""
-    click.echo(f"fitting {w}x{h}: about {flops / 1e9:.0f} GFLOP per step, {mem / 2**30:.1f} GiB of memory, "
-               f"{bound}{fit_cfg.iterations} steps (the bar shows the rate and the time left)", err=True)
+    what = f"{tiles} tiles of {w}x{h}" if tiles > 1 else f"{w}x{h}"
+    total = seconds * fit_cfg.iterations * tiles
+    click.echo(f"fitting {what}: about {flops / 1e9:.0f} GFLOP and {seconds:.2g} s per step, "
+               f"{mem / 2**30:.1f} GiB of memory; {bound}{fit_cfg.iterations} steps"
+               f"{' per tile' if tiles > 1 else ''}, {bound}{_duration(total)} on {dev}", err=True)
+
+
+def _duration(seconds: float) -> str:
+    """12 s, 4.5 min, 2.3 h."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 def _summary(result: Restoration, output: pathlib.Path, report: pathlib.Path | None) -> None:

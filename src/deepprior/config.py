@@ -123,6 +123,9 @@ class FitConfig:
     reg_noise_std : float
         Std of the fresh Gaussian perturbation added to the input every step. Larger = smoother results and
         later overfitting.
+    reg_noise_start, reg_noise_ramp : float, int
+        The perturbation starts at ``reg_noise_start`` times ``reg_noise_std`` and reaches it linearly after
+        ``reg_noise_ramp`` steps (0 = constant, the paper). A smaller start fits the coarse image sooner.
     ema_weight : float
         Weight of the exponential moving average of the output (0.99 in the paper); higher = smoother average,
         later to follow improvements. 0 disables it (the EMA equals the output).
@@ -193,6 +196,8 @@ class FitConfig:
     iterations: int = 3000
     lr: float = 0.01
     reg_noise_std: float = 1.0 / 30.0
+    reg_noise_start: float = 1.0
+    reg_noise_ramp: int = 0
     ema_weight: float = 0.99
     result: str = "best"
     best_by: str = "auto"
@@ -223,6 +228,8 @@ class FitConfig:
             raise InputError(f"learning rate must be positive, got {self.lr}")
         if self.reg_noise_std < 0:
             raise InputError(f"input-noise std must be >= 0, got {self.reg_noise_std}")
+        if self.reg_noise_start < 0 or self.reg_noise_ramp < 0:
+            raise InputError("input-noise start factor and ramp must be >= 0")
         if not 0 <= self.ema_weight < 1:
             raise InputError(f"EMA weight must be in [0, 1), got {self.ema_weight}")
         if self.log_every < 1 or self.save_every < 0:

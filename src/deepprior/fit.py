@@ -156,7 +156,9 @@ def fit(
         for it in range(1, cfg.iterations + 1):
             z = net_input
             if cfg.reg_noise_std > 0:
-                z = z + cfg.reg_noise_std * jitter.normal_(generator=generator)
+                ramp = min(1.0, it / cfg.reg_noise_ramp) if cfg.reg_noise_ramp else 1.0
+                std = cfg.reg_noise_std * (cfg.reg_noise_start + (1 - cfg.reg_noise_start) * ramp)
+                z = z + std * jitter.normal_(generator=generator)
             autocast = (torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None
                         else contextlib.nullcontext())
             with autocast:

@@ -106,16 +106,21 @@ PRESETS["superres-x8"] = dataclasses.replace(
 #: Tasks users call by name (``superres-x8`` is chosen by ``superres`` with ``scale=8``).
 TASKS = ("denoise", "dejpeg", "inpaint", "fill", "reconstruct", "superres", "flash")
 
-_LIGHT_FINEST = {"channels_down": (32, 64, 128, 128, 128), "channels_up": (32, 64, 128, 128, 128)}
+_THIN = {"channels_down": (16, 32, 64, 64, 64), "channels_up": (16, 32, 64, 64, 64)}
 
-#: The ``fast`` preset: changes to the paper's network where we measured that they reach the paper preset's
-#: quality sooner (benchmarks/time_to_quality.py, 128 px crops, 2-core CPU). Tasks not listed run the paper's
-#: network: no measurement yet says a lighter one keeps its quality there.
+#: The ``fast`` preset: changes (NetConfig or FitConfig fields) to the paper's settings where we measured that
+#: they reach the paper preset's quality sooner (benchmarks/time_to_quality.py, 128 px crops of several images,
+#: 2-core CPU; README, *Speed*). Tasks not listed run the paper's settings: no measurement yet says a change
+#: keeps their quality.
 FAST: dict[str, tuple[dict, str]] = {
-    "denoise": (_LIGHT_FINEST, "32/64 channels at the two finest scales: 2.4x cheaper steps; reached the paper "
-                               "preset's peak - 0.3 dB in 50 s against 99 s, and peaked 0.2 dB higher (F16 crop)"),
-    "inpaint": (_LIGHT_FINEST, "32/64 channels at the two finest scales (skips unchanged): 2.3x cheaper steps; "
-                               "reached the paper preset's peak - 0.3 dB in 130 s against 280 s (kate crop)"),
+    "denoise": ({**_THIN, "loss": "rmse"},
+                "16/32/64/64/64 channels (4.3x cheaper steps at 128 px) and the square-root loss "
+                "(fewer steps); reached the paper preset's peak - 0.3 dB 3.7x sooner (geometric mean over 4 "
+                "images, 2.7-5.1x) and peaked 0.08 dB higher on average"),
+    "inpaint": ({**_THIN, "channels_skip": (16, 32, 64, 64, 64), "loss": "rmse", "lr": 0.02},
+                "16/32/64/64/64 channels and skips (4.8x cheaper steps at 128 px), the square-root loss and lr "
+                "0.02; reached the paper preset's peak (over 1500 steps) - 0.3 dB 5.7-9.6x sooner (kate, "
+                "library) and peaked 0.5-1.1 dB higher"),
 }
 
 VARIANTS = ("fast", "paper")
@@ -134,6 +139,8 @@ def get_preset(task: str, scale: int | None = None, variant: str = "fast") -> Pr
     preset = PRESETS["superres-x8" if task == "superres" and scale == 8 else task]
     if variant == "fast" and task in FAST:
         changes, why = FAST[task]
-        preset = dataclasses.replace(preset, net=dataclasses.replace(preset.net, **changes),
-                                     source=f"fast: {why}; based on {preset.source}")
+        net_fields = {f.name for f in dataclasses.fields(NetConfig)}
+        net = dataclasses.replace(preset.net, **{k: v for k, v in changes.items() if k in net_fields})
+        fit = dataclasses.replace(preset.fit, **{k: v for k, v in changes.items() if k not in net_fields})
+        preset = dataclasses.replace(preset, net=net, fit=fit, source=f"fast: {why}; based on {preset.source}")
     return preset
