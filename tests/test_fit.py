@@ -183,7 +183,9 @@ def test_fast_and_paper_presets():
     assert fast.source.startswith("fast:")
     inpaint = get_preset("inpaint")  # fit settings and net settings both change
     assert inpaint.net.channels_skip == (16, 32, 64, 64, 64) and (inpaint.fit.loss, inpaint.fit.lr) == ("rmse", 0.02)
-    assert get_preset("fill") == get_preset("fill", variant="paper")  # no measured fast variant yet
+    fill = get_preset("fill")  # only the loss changes
+    assert fill.net == get_preset("fill", variant="paper").net and fill.fit.loss == "rmse"
+    assert get_preset("flash") == get_preset("flash", variant="paper")  # no measured fast variant yet
     assert get_preset("superres", scale=8).fit.reg_noise_std == 0.05
     with pytest.raises(InputError, match="unknown preset"):
         get_preset("denoise", variant="turbo")
