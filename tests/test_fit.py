@@ -148,16 +148,16 @@ def test_step_time_is_timed_on_a_proxy_and_scaled_by_pixels(monkeypatch):
 
     net = NetConfig(channels_down=(8, 8), channels_up=(8, 8), channels_skip=(2, 2), input_channels=4)
     cpu = torch.device("cpu")
-    assert time_step(net, FitConfig(), 3, 40, 48, cpu) > 0  # a real run of three steps
+    assert time_step(net, FitConfig(), 3, 40, 48, cpu) > 0  # a real run of four steps
     seen = {}
 
     def fake_fit(y, op, model, z, cfg, generator):  # 1 s per step on the proxy
         seen.update(shape=tuple(y.shape), iterations=cfg.iterations)
-        return types.SimpleNamespace(history=[{"seconds": 1.0}], seconds=3.0)
+        return types.SimpleNamespace(history=[{"seconds": 1.0}], seconds=4.0)
 
     monkeypatch.setattr(importlib.import_module("deepprior.fit"), "fit", fake_fit)
     assert time_step(net, FitConfig(), 3, 480, 960, cpu, proxy=48) == pytest.approx(200.0)
-    assert seen == {"shape": (1, 3, 48, 48), "iterations": 3}
+    assert seen == {"shape": (1, 3, 48, 48), "iterations": 4}
 
 
 def test_tiled_restore_covers_the_image_and_denoises():

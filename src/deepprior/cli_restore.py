@@ -60,10 +60,13 @@ class Progress:
     """A tqdm bar fed by the fit's callback: iteration, loss and, with a ground truth, PSNR."""
 
     def __init__(self, total: int, enabled: bool) -> None:
-        self.bar = tqdm(total=total, unit="it", disable=not enabled, dynamic_ncols=True, leave=True)
+        self.total, self.enabled = total, enabled
+        self.bar: tqdm | None = None  # opened at the first step, so a refused run shows no empty bar
         self.done = 0
 
     def __call__(self, record: StepRecord) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=self.total, unit="it", disable=not self.enabled, dynamic_ncols=True, leave=True)
         row = record.row
         self.bar.update(int(row["iteration"]) - self.done)
         self.done = int(row["iteration"])
@@ -74,7 +77,8 @@ class Progress:
         self.bar.set_postfix(post, refresh=False)
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 class StepSaver:

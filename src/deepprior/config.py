@@ -185,9 +185,11 @@ class FitConfig:
         Optimise the network input too (the Deep Random Projector trains its input seed instead of the
         convolutions); the input-noise perturbation is still added on top when ``reg_noise_std`` > 0.
     loss : {"mse", "rmse"}
-        Data term: mean squared error (paper), or its square root (Deep Random Projector), whose gradient
-        does not shrink as the fit approaches the noise level. Logging, stopping and backtracking always see
-        the MSE.
+        Data term: mean squared error (paper), or its square root (Deep Random Projector). Adam scales steps by
+        the running size of past gradients; the MSE's gradients shrink as the fit improves, the square root's
+        much less (they are divided by twice the root), so it reaches the same quality in fewer steps (the
+        ``fast`` presets use it; measured in :data:`deepprior.presets.FAST`). Logging, stopping and
+        backtracking always see the MSE.
     tv_weight : float
         Weight of an anisotropic total-variation term on the output (mean absolute difference of neighbours);
         smooths the result and slows overfitting. 0 = off (paper).

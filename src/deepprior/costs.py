@@ -6,8 +6,6 @@ exceeds what the device has free.
 
 from __future__ import annotations
 
-import time
-
 import torch
 
 from .config import FitConfig, NetConfig, replace
@@ -20,7 +18,11 @@ def estimate_memory(net: NetConfig, height: int, width: int, precision: str) -> 
     Per scale the forward keeps about 7 tensors of the encoder width (at the next scale's resolution), 3 of
     the skip width and 10 of the decoder width. Calibrated on the CPU against measured peaks (resident memory)
     of the paper's denoising and inpainting networks at 256 and 384 px, fp32 and bf16: the estimate came out
-    10-25 % above the measurement, so it errs on the safe side.
+    10-25 % above the measurement, so it errs on the safe side. Beside the network: the input, its per-step
+    perturbation and their low-precision copies (14 bytes per input channel), and about 40 image-sized float32
+    buffers of the loop, the metrics and the CLI (480 bytes). Without these terms a thin network was
+    underestimated: the fast denoising preset on a 4000x3000 photo peaked at 21.6 GiB against 14.0 estimated;
+    with them the estimate is 24.4 GiB.
     """
     per_px = 0.0
     for i in range(net.scales):
@@ -28,7 +30,8 @@ def estimate_memory(net: NetConfig, height: int, width: int, precision: str) -> 
         per_px += 7 * net.channels_down[i] * here / 4 + 3 * net.channels_skip[i] * here
         per_px += 10 * net.channels_up[i] * here
     bytes_per = 4.0 if precision == "fp32" else 3.4  # autocast keeps bf16 copies beside fp32 tensors
-    return int(per_px * bytes_per * height * width) + 300 * 2**20
+    fixed_px = 14 * net.in_channels + 480
+    return int((per_px * bytes_per + fixed_px) * height * width) + 300 * 2**20
 
 
 def estimate_step_flops(net: NetConfig, out_channels: int, height: int, width: int) -> float:
@@ -51,10 +54,11 @@ def time_step(net: NetConfig, fit_cfg: FitConfig, out_channels: int, height: int
               device: torch.device, proxy: int = 256) -> float:
     """Seconds per fitting step at ``height`` x ``width``, timed on a proxy of at most ``proxy`` px a side.
 
-    Runs three steps of the real loop (:func:`deepprior.fit.fit`, same precision and layout) on random data and
-    scales the time between the first and the third by the pixel count; on the 2-core CPU this came within
-    about 25 % of the measured step at 512 px, where a 256 px proxy takes under a second with the paper's
-    network. Small proxies overestimate (fixed per-layer costs), which errs on the safe side.
+    Runs four steps of the real loop (:func:`deepprior.fit.fit`, same precision and layout) on random data and
+    scales the time of the last three by the pixel count. A rough guide, not a promise: on the 2-core CPU the
+    paper's denoising network came out at 2.7 s for 512 px where the loop measured 2.7-3.9 s, and the fast preset
+    at 24 s for a 4000x3000 photo that then ran at 42 s per step (larger images run slower per pixel, here
+    also with memory nearly full).
     """
     from .fit import fit
     from .operators import make_operator
@@ -65,9 +69,7 @@ def time_step(net: NetConfig, fit_cfg: FitConfig, out_channels: int, height: int
     z = (torch.rand((1, net.in_channels, ph, pw), generator=gen, device=device) if net.input == "image"
          else make_input(net, ph, pw, generator=gen, device=device))
     y = torch.rand((1, out_channels, ph, pw), generator=gen, device=device)
-    cfg = replace(fit_cfg, iterations=3, log_every=2, save_every=0, stop="none", backtrack=False)
-    start = time.perf_counter()
+    cfg = replace(fit_cfg, iterations=4, log_every=10**6, save_every=0, stop="none", backtrack=False)
     result = fit(y, make_operator("identity").to(device), model, z, cfg, generator=gen)
-    first = result.history[0]["seconds"] if result.history else 0.0
-    per_step = (result.seconds - first) / 2 if result.seconds > first else time.perf_counter() - start
+    per_step = (result.seconds - result.history[0]["seconds"]) / 3  # history[0]: the first step, logged
     return per_step * height * width / (ph * pw)
