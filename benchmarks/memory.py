@@ -19,7 +19,8 @@ def measure(size: int, precision: str, task: str) -> dict:
     import numpy as np
 
     import deepprior
-    from deepprior.api import build_configs, estimate_memory
+    from deepprior.api import build_configs
+    from deepprior.costs import estimate_memory
 
     img = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

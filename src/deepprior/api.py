@@ -24,7 +24,7 @@ import torch
 
 from . import metrics
 from .config import FitConfig, NetConfig, replace, to_dict
-from .costs import estimate_memory, estimate_step_flops
+from .costs import estimate_memory
 from .errors import InputError
 from .fit import Callback, FitResult, fit
 from .io import available_memory, from_tensor, to_tensor

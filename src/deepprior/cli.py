@@ -71,8 +71,8 @@ def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
                      help="Upper bound for --iters auto (default: the paper's iteration count)."),
         click.option("--lr", type=float, help="Learning rate."),
         click.option("--preset", type=click.Choice(["fast", "paper"]), default="fast", show_default=True,
-                     help="paper: the published network and settings; fast: a lighter net and loss where measured to reach "
-                          "the same quality sooner."),
+                     help="paper: the published network and settings; fast: a lighter net and loss where "
+                          "measured to reach the same quality sooner."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of weights, input and noise."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option("--report", type=click.Path(path_type=pathlib.Path),
