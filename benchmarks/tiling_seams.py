@@ -19,7 +19,7 @@ import deepprior
 from deepprior import metrics
 from deepprior.degrade import add_noise
 from deepprior.io import load_image
-from deepprior.tiling import restore_tiled, tile_starts
+from deepprior.tiling import default_overlap, restore_tiled, tile_starts
 
 
 def band_mask(h: int, w: int, tile: int, overlap: int) -> np.ndarray:
@@ -44,7 +44,7 @@ def main() -> None:
     top, left = (full.shape[0] - args.size) // 2, (full.shape[1] - args.size) // 2
     gt = full[top:top + args.size, left:left + args.size]
     noisy = add_noise(gt, 25, seed=0)
-    overlap = args.tile // 8  # as the CLI's --tile
+    overlap = default_overlap(args.tile)  # as the CLI's --tile
     kw = {"ground_truth": gt, "iterations": args.max_iters, "log_every": 10}
     whole = deepprior.restore(noisy, "denoise", **kw)
     tiled = restore_tiled(noisy, "denoise", tile=args.tile, overlap=overlap, **kw)

@@ -161,9 +161,10 @@ def test_step_time_is_timed_on_a_proxy_and_scaled_by_pixels(monkeypatch):
 
 
 def test_tiled_restore_covers_the_image_and_denoises():
-    from deepprior.tiling import restore_tiled, tile_starts
+    from deepprior.tiling import default_overlap, restore_tiled, tile_starts
 
     assert tile_starts(100, 48, 16) == [0, 26, 52] and tile_starts(40, 48, 16) == [0]
+    assert (default_overlap(512), default_overlap(100, 4), default_overlap(16, 4)) == (64, 12, 4)
     gt = smooth_image(80, 72)
     noisy = _noisy(gt)
     r = restore_tiled(noisy, "denoise", tile=48, overlap=16, ground_truth=gt, iterations=150, log_every=50,

@@ -136,10 +136,9 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
     callbacks.append(progress)
     run: Any = restore
     if tile is not None:
-        from .tiling import restore_tiled
+        from .tiling import default_overlap, restore_tiled
 
-        f = scale or 1
-        run = functools.partial(restore_tiled, tile=tile, overlap=max(f, tile // 8 // f * f))
+        run = functools.partial(restore_tiled, tile=tile, overlap=default_overlap(tile, scale or 1))
     try:
         result = run(observed, task, mask=known, scale=scale, guide=guide_img, ground_truth=truth, seed=seed,
                      device=device, callbacks=callbacks, preset=preset, **settings)
@@ -164,15 +163,14 @@ def _announce(net_cfg: Any, fit_cfg: Any, observed: Any, scale: int | None, guid
               tile: int | None) -> None:
     """Before a run: its size, cost per step, memory and time, so a user knows what they started."""
     from .costs import time_step
-    from .tiling import tile_starts
+    from .tiling import default_overlap, tile_starts
 
     h, w, c = observed.shape
     if scale:
         h, w = h * scale, w * scale
     tiles = 1
     if tile is not None:
-        f = scale or 1
-        overlap = max(f, tile // 8 // f * f)
+        overlap = default_overlap(tile, scale or 1)
         tiles = len(tile_starts(h, tile, overlap)) * len(tile_starts(w, tile, overlap))
         h, w = min(h, tile), min(w, tile)
     if guide_img is not None:

@@ -22,7 +22,7 @@ def estimate_memory(net: NetConfig, height: int, width: int, precision: str) -> 
     perturbation and their low-precision copies (14 bytes per input channel), and about 40 image-sized float32
     buffers of the loop, the metrics and the CLI (480 bytes). Without these terms a thin network was
     underestimated: the fast denoising preset on a 4000x3000 photo peaked at 21.6 GiB against 14.0 estimated;
-    with them the estimate is 24.4 GiB.
+    with them the estimate is 24.3 GiB.
     """
     per_px = 0.0
     for i in range(net.scales):

@@ -29,6 +29,11 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return [round(i * (length - tile) / (n - 1)) for i in range(n)]
 
 
+def default_overlap(tile: int, scale: int = 1) -> int:
+    """The overlap the CLI uses: an eighth of the tile, a multiple of the scale (at least one scale step)."""
+    return max(scale, tile // 8 // scale * scale)
+
+
 def _ramp(length: int, overlap: int, first: bool, last: bool) -> np.ndarray:
     """1 inside, rising linearly over ``overlap`` px at each edge shared with a neighbour."""
     w = np.ones(length, np.float32)
