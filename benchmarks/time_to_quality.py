@@ -20,13 +20,13 @@ import statistics
 import torch
 
 import deepprior
-from deepprior.degrade import add_noise, downscale_image
+from deepprior.degrade import add_noise, downscale_image, jpeg_roundtrip
 from deepprior.io import load_image
 from deepprior.masks import drop_mask, load_mask
 
 #: task -> image name -> (image, corruption, crop box (top, left, size)); paths under --data. The corruption is
-#: a mask file, "drop50" (half the pixels missing, seeded), "x4" (Lanczos-2 downscaling by 4) or None (Gaussian
-#: noise, sigma 25, seeded). The first image of denoise and inpaint is the one the speed issue names.
+#: a mask file, "drop50" (half the pixels missing, seeded), "x4" (Lanczos-2 downscaling by 4), "jpeg10" (JPEG at
+#: quality 10) or None (Gaussian noise, sigma 25, seeded). The first image of denoise and inpaint is the one the speed issue names.
 CASES: dict[str, dict[str, tuple[str, str | None, tuple[int, int, int]]]] = {
     "denoise": {
         "F16": ("dip/denoising/F16_GT.png", None, (176, 176, 128)),
@@ -40,6 +40,7 @@ CASES: dict[str, dict[str, tuple[str, str | None, tuple[int, int, int]]]] = {
     },
     "reconstruct": {"barbara": ("dip/restoration/barbara.png", "drop50", (300, 200, 128))},
     "superres": {"zebra": ("dip/sr/zebra_GT.png", "x4", (120, 200, 128))},
+    "dejpeg": {"F16": ("dip/denoising/F16_GT.png", "jpeg10", (176, 176, 128))},
     "fill": {"vase": ("dip/inpainting/vase.png", "dip/inpainting/vase_mask.png", (96, 96, 128))},
 }
 
@@ -96,6 +97,8 @@ def run_image(task: str, name: str, args: argparse.Namespace, oracle: float | No
     kw: dict = {"ground_truth": gt, "device": args.device, "log_every": 10}
     if mask == "x4":
         obs, kw["scale"] = downscale_image(gt, 4), 4
+    elif mask == "jpeg10":
+        obs = jpeg_roundtrip(gt, 10)
     elif mask:
         known = (drop_mask((size, size), 0.5, seed=0) if mask == "drop50"
                  else load_mask(args.data / mask)[top:top + size, left:left + size])
