@@ -26,7 +26,8 @@ from deepprior.masks import drop_mask, load_mask
 
 #: task -> image name -> (image, corruption, crop box (top, left, size)); paths under --data. The corruption is
 #: a mask file, "drop50" (half the pixels missing, seeded), "x4" (Lanczos-2 downscaling by 4), "jpeg10" (JPEG at
-#: quality 10) or None (Gaussian noise, sigma 25, seeded). The first image of denoise and inpaint is the one the speed issue names.
+#: quality 10) or None (Gaussian noise, sigma 25, seeded). The first image of denoise and inpaint is the one the
+#: speed issue names.
 CASES: dict[str, dict[str, tuple[str, str | None, tuple[int, int, int]]]] = {
     "denoise": {
         "F16": ("dip/denoising/F16_GT.png", None, (176, 176, 128)),
@@ -44,42 +45,39 @@ CASES: dict[str, dict[str, tuple[str, str | None, tuple[int, int, int]]]] = {
     "fill": {"vase": ("dip/inpainting/vase.png", "dip/inpainting/vase_mask.png", (96, 96, 128))},
 }
 
+_LIGHT = {"channels_down": (32, 64, 128, 128, 128), "channels_up": (32, 64, 128, 128, 128)}  # the earlier fast
+_THIN = {"channels_down": (16, 32, 64, 64, 64), "channels_up": (16, 32, 64, 64, 64)}  # the fast net now
+_THIN_SKIP = {**_THIN, "channels_skip": (16, 32, 64, 64, 64)}
+
 #: Candidate settings (any restore() keyword), applied to the paper preset unless they name another.
 CANDIDATES: dict[str, dict] = {
     "paper": {},
     "fast": {"preset": "fast"},  # the default
-    "light-finest": {"channels_down": (32, 64, 128, 128, 128), "channels_up": (32, 64, 128, 128, 128)},
+    "light-finest": _LIGHT,
     "paper-lr0.02": {"lr": 0.02},
-    "light-finest-lr0.02": {"channels_down": (32, 64, 128, 128, 128), "channels_up": (32, 64, 128, 128, 128),
-                            "lr": 0.02},
+    "light-finest-lr0.02": {**_LIGHT, "lr": 0.02},
+    "light-finest-ema0.95": {**_LIGHT, "ema_weight": 0.95},
+    "light-finest-rmse": {**_LIGHT, "loss": "rmse"},
     "lighter": {"channels_down": (16, 32, 64, 128, 128), "channels_up": (16, 32, 64, 128, 128)},
     "light-64": {"channels_down": (32, 64, 64, 64, 64), "channels_up": (32, 64, 64, 64, 64)},
+    "width-32": {"channels_down": (32,) * 5, "channels_up": (32,) * 5},
+    "dejpeg-net": {"channels_down": (8, 16, 32, 64, 128), "channels_up": (8, 16, 32, 64, 128),
+                   "channels_skip": (0, 0, 0, 4, 4)},
     # Deep Random Projector (Li et al., CVPR 2023; settings of its denoising script): a one-scale net of 64
     # channels with frozen random convolutions; the input seed (through a batch norm) and the batch-norm
     # parameters are trained with lr 0.1 on sqrt(MSE) + 0.45 TV.
     "random-projector": {"channels_down": (64,), "channels_up": (64,), "channels_skip": (4,),
                          "input_channels": 3, "input_norm": True, "freeze_convs": True, "train_input": True,
                          "lr": 0.1, "loss": "rmse", "tv_weight": 0.45, "reg_noise_std": 0.0, "ema_weight": 0.0},
-    "thin": {"channels_down": (16, 32, 64, 64, 64), "channels_up": (16, 32, 64, 64, 64)},
-    "thin-lr0.02": {"channels_down": (16, 32, 64, 64, 64), "channels_up": (16, 32, 64, 64, 64), "lr": 0.02},
-    "thin-rmse": {"channels_down": (16, 32, 64, 64, 64), "channels_up": (16, 32, 64, 64, 64), "loss": "rmse"},
-    "width-32": {"channels_down": (32,) * 5, "channels_up": (32,) * 5},
-    "dejpeg-net": {"channels_down": (8, 16, 32, 64, 128), "channels_up": (8, 16, 32, 64, 128),
-                   "channels_skip": (0, 0, 0, 4, 4)},
-    "thin-rmse-reg45": {"channels_down": (16, 32, 64, 64, 64), "channels_up": (16, 32, 64, 64, 64),
-                        "loss": "rmse", "reg_noise_std": 1 / 45},
-    "thin-rmse-ramp": {"channels_down": (16, 32, 64, 64, 64), "channels_up": (16, 32, 64, 64, 64),
-                       "loss": "rmse", "reg_noise_start": 0.5, "reg_noise_ramp": 400},
-    "thin-rmse-ramp0": {"channels_down": (16, 32, 64, 64, 64), "channels_up": (16, 32, 64, 64, 64),
-                        "loss": "rmse", "reg_noise_start": 0.0, "reg_noise_ramp": 300},
-    "thin-skip-rmse": {"channels_down": (16, 32, 64, 64, 64), "channels_up": (16, 32, 64, 64, 64),
-                       "channels_skip": (16, 32, 64, 64, 64), "loss": "rmse"},
-    "thin-skip-rmse-lr0.02": {"channels_down": (16, 32, 64, 64, 64), "channels_up": (16, 32, 64, 64, 64),
-                              "channels_skip": (16, 32, 64, 64, 64), "loss": "rmse", "lr": 0.02},
-    "paper-rmse": {"loss": "rmse"},
-    "fast-ema0.95": {"preset": "fast", "ema_weight": 0.95},
-    "fast-rmse": {"channels_down": (32, 64, 128, 128, 128), "channels_up": (32, 64, 128, 128, 128),
-                  "loss": "rmse"},
+    "thin": _THIN,
+    "thin-lr0.02": {**_THIN, "lr": 0.02},
+    "thin-rmse": {**_THIN, "loss": "rmse"},  # the fast denoising preset
+    "thin-rmse-reg45": {**_THIN, "loss": "rmse", "reg_noise_std": 1 / 45},
+    "thin-rmse-ramp": {**_THIN, "loss": "rmse", "reg_noise_start": 0.5, "reg_noise_ramp": 400},
+    "thin-rmse-ramp0": {**_THIN, "loss": "rmse", "reg_noise_start": 0.0, "reg_noise_ramp": 300},
+    "thin-skip-rmse": {**_THIN_SKIP, "loss": "rmse"},
+    "thin-skip-rmse-lr0.02": {**_THIN_SKIP, "loss": "rmse", "lr": 0.02},  # the fast inpainting preset
+    "paper-rmse": {"loss": "rmse"},  # the fast preset of reconstruct, superres and fill
 }
 
 

@@ -128,7 +128,7 @@ def test_bad_api_input():
 
 
 def test_flop_and_memory_estimates():
-    from deepprior.costs import estimate_memory, estimate_step_flops, time_step
+    from deepprior.costs import estimate_memory, estimate_step_flops
     from deepprior.config import NetConfig
 
     flops = estimate_step_flops(NetConfig(), 3, 512, 512)
