@@ -22,11 +22,11 @@ import torch
 import deepprior
 from deepprior.degrade import add_noise, downscale_image, jpeg_roundtrip
 from deepprior.io import load_image
-from deepprior.masks import drop_mask, load_mask
+from deepprior.masks import drop_mask, holes_mask, load_mask
 
 #: task -> image name -> (image, corruption, crop box (top, left, size)); paths under --data. The corruption is
-#: a mask file, "drop50" (half the pixels missing, seeded), "x4" (Lanczos-2 downscaling by 4), "jpeg10" (JPEG at
-#: quality 10) or None (Gaussian noise, sigma 25, seeded). The first image of denoise and inpaint is the one the
+#: a mask file, "drop50" (half the pixels missing, seeded), "holes" (three seeded blobs up to 40 % of the side),
+#: "x4" / "x8" (Lanczos-2 downscaling), "jpeg10" (JPEG at quality 10) or None (Gaussian noise, sigma 25, seeded). The first image of denoise and inpaint is the one the
 #: speed issue names.
 CASES: dict[str, dict[str, tuple[str, str | None, tuple[int, int, int]]]] = {
     "denoise": {
@@ -39,10 +39,23 @@ CASES: dict[str, dict[str, tuple[str, str | None, tuple[int, int, int]]]] = {
         "kate": ("dip/inpainting/kate.png", "dip/inpainting/kate_mask.png", (160, 128, 128)),
         "library": ("dip/inpainting/library.png", "dip/inpainting/library_mask.png", (160, 64, 128)),
     },
-    "reconstruct": {"barbara": ("dip/restoration/barbara.png", "drop50", (300, 200, 128))},
-    "superres": {"zebra": ("dip/sr/zebra_GT.png", "x4", (120, 200, 128))},
+    "reconstruct": {
+        "barbara": ("dip/restoration/barbara.png", "drop50", (300, 200, 128)),
+        "boat": ("benchmarks/inpaint11/boat_GT.png", "drop50", (192, 192, 128)),
+        "house": ("benchmarks/inpaint11/house_GT.png", "drop50", (64, 64, 128)),
+    },
+    "superres": {
+        "zebra": ("dip/sr/zebra_GT.png", "x4", (120, 200, 128)),
+        "monarch": ("benchmarks/set14/x4/monarch_GT.png", "x4", (192, 320, 128)),
+        "zebra-x8": ("dip/sr/zebra_GT.png", "x8", (120, 200, 128)),
+        "monarch-x8": ("benchmarks/set14/x8/monarch_GT.png", "x8", (192, 320, 128)),
+    },
     "dejpeg": {"F16": ("dip/denoising/F16_GT.png", "jpeg10", (176, 176, 128))},
-    "fill": {"vase": ("dip/inpainting/vase.png", "dip/inpainting/vase_mask.png", (96, 96, 128))},
+    "fill": {
+        "vase": ("dip/inpainting/vase.png", "dip/inpainting/vase_mask.png", (96, 96, 128)),
+        "hill": ("benchmarks/denoise9/hill_GT.png", "holes", (64, 64, 128)),
+        "kodim12": ("benchmarks/denoise9/kodim12_GT.png", "holes", (200, 300, 128)),
+    },
 }
 
 _LIGHT = {"channels_down": (32, 64, 128, 128, 128), "channels_up": (32, 64, 128, 128, 128)}  # the earlier fast
@@ -93,13 +106,18 @@ def run_image(task: str, name: str, args: argparse.Namespace, oracle: float | No
     image, mask, (top, left, size) = CASES[task][name]
     gt = load_image(args.data / image)[top:top + size, left:left + size]
     kw: dict = {"ground_truth": gt, "device": args.device, "log_every": 10}
-    if mask == "x4":
-        obs, kw["scale"] = downscale_image(gt, 4), 4
+    if mask in ("x4", "x8"):
+        kw["scale"] = int(mask[1])
+        obs = downscale_image(gt, kw["scale"])
     elif mask == "jpeg10":
         obs = jpeg_roundtrip(gt, 10)
     elif mask:
-        known = (drop_mask((size, size), 0.5, seed=0) if mask == "drop50"
-                 else load_mask(args.data / mask)[top:top + size, left:left + size])
+        if mask == "drop50":
+            known = drop_mask((size, size), 0.5, seed=0)
+        elif mask == "holes":
+            known = holes_mask((size, size), count=3, max_fraction=0.4, seed=0)
+        else:
+            known = load_mask(args.data / mask)[top:top + size, left:left + size]
         obs = gt * known[..., None]
         kw["mask"] = known
     else:

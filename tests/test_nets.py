@@ -4,6 +4,7 @@ import torch
 from deepprior.config import NetConfig
 from deepprior.errors import InputError
 from deepprior.nets import build_net, check_size, make_input
+from deepprior.nets.layers import ReflectionPad
 
 
 def _run(cfg: NetConfig, h: int = 37, w: int = 31, out: int = 3) -> torch.Tensor:
@@ -73,3 +74,13 @@ def test_bad_configs_and_sizes_are_refused():
     check_size(NetConfig(), 64, 64)
     with pytest.raises(InputError, match="unknown network"):
         build_net("unet9000", NetConfig(), 3, generator=torch.Generator())
+
+
+def test_reflection_padding_keeps_bfloat16_under_autocast():
+    # CPU autocast would run reflection_pad2d in float32 (two extra copies per convolution); ours must not,
+    # and must pad exactly like torch's layer.
+    x = torch.rand((1, 3, 7, 9), generator=torch.Generator().manual_seed(0)).to(torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = ReflectionPad(2)(x)
+    assert y.dtype == torch.bfloat16
+    assert torch.equal(y, torch.nn.ReflectionPad2d(2)(x))

@@ -5,7 +5,28 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+
+class ReflectionPad(nn.Module):
+    """Mirror padding that keeps its input's dtype under autocast.
+
+    CPU autocast runs ``reflection_pad2d`` in float32, so every padded bfloat16 activation was copied up to
+    float32 and back down by the convolution after it (two copies per 3x3 convolution, and the padding itself on
+    twice the bytes). Padding only copies values, so running it in the input's dtype changes nothing.
+    """
+
+    def __init__(self, pad: int) -> None:
+        super().__init__()
+        self.pad = pad
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return F.pad(x, (self.pad,) * 4, mode="reflect")
+
+    def extra_repr(self) -> str:
+        return f"pad={self.pad}"
 
 
 def conv(in_ch: int, out_ch: int, kernel: int, *, stride: int = 1, padding: str = "reflection",
@@ -19,7 +40,7 @@ def conv(in_ch: int, out_ch: int, kernel: int, *, stride: int = 1, padding: str 
     pad = (kernel - 1) // 2
     layers: list[nn.Module] = []
     if pad and padding == "reflection":
-        layers.append(nn.ReflectionPad2d(pad))
+        layers.append(ReflectionPad(pad))
     conv_stride = stride if downsample == "stride" else 1
     layers.append(nn.Conv2d(in_ch, out_ch, kernel, stride=conv_stride,
                             padding=pad if padding == "zero" else 0, bias=True))
