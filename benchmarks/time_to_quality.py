@@ -34,6 +34,7 @@ CASES: dict[str, dict[str, tuple[str, str | None, tuple[int, int, int]]]] = {
         "baboon": ("benchmarks/denoise9/baboon_GT.png", None, (200, 200, 128)),
         "kodim03": ("benchmarks/denoise9/kodim03_GT.png", None, (150, 300, 128)),
         "peppers": ("benchmarks/denoise9/peppers_GT.png", None, (200, 200, 128)),
+        "F16-256": ("dip/denoising/F16_GT.png", None, (128, 128, 256)),  # the size the issue names for GPUs
     },
     "inpaint": {
         "kate": ("dip/inpainting/kate.png", "dip/inpainting/kate_mask.png", (160, 128, 128)),
@@ -85,6 +86,7 @@ CANDIDATES: dict[str, dict] = {
     "thin": _THIN,
     "thin-lr0.02": {**_THIN, "lr": 0.02},
     "thin-rmse": {**_THIN, "loss": "rmse"},  # the fast denoising preset
+    "thin-rmse-lr0.01": {**_THIN, "loss": "rmse", "lr": 0.01},  # for reconstruct, whose paper lr is 0.001
     "thin-rmse-reg45": {**_THIN, "loss": "rmse", "reg_noise_std": 1 / 45},
     "thin-rmse-ramp": {**_THIN, "loss": "rmse", "reg_noise_start": 0.5, "reg_noise_ramp": 400},
     "thin-rmse-ramp0": {**_THIN, "loss": "rmse", "reg_noise_start": 0.0, "reg_noise_ramp": 300},
