@@ -26,8 +26,9 @@ from deepprior.masks import drop_mask, holes_mask, load_mask
 
 #: task -> image name -> (image, corruption, crop box (top, left, size)); paths under --data. The corruption is
 #: a mask file, "drop50" (half the pixels missing, seeded), "holes" (three seeded blobs up to 40 % of the side),
-#: "x4" / "x8" (Lanczos-2 downscaling), "jpeg10" (JPEG at quality 10) or None (Gaussian noise, sigma 25, seeded). The first image of denoise and inpaint is the one the
-#: speed issue names.
+#: "x4" / "x8" (Lanczos-2 downscaling), "jpeg10" (JPEG at quality 10) or None (Gaussian noise, sigma 25,
+#: seeded). The first image of denoise and inpaint is the one the speed issue names; "F16-256" (256 px) makes a
+#: default denoise run about 20 minutes longer on 2 cores, so the README's table names its images.
 CASES: dict[str, dict[str, tuple[str, str | None, tuple[int, int, int]]]] = {
     "denoise": {
         "F16": ("dip/denoising/F16_GT.png", None, (176, 176, 128)),

@@ -14,7 +14,8 @@ class ReflectionPad(nn.Module):
 
     CPU autocast runs ``reflection_pad2d`` in float32, so every padded bfloat16 activation was copied up to
     float32 and back down by the convolution after it (two copies per 3x3 convolution, and the padding itself on
-    twice the bytes). Padding only copies values, so running it in the input's dtype changes nothing.
+    twice the bytes). Padding only copies values, so the forward pass is unchanged; the backward pass now adds the
+    gradients of mirrored border pixels in bfloat16 rather than float32, a rounding difference at the borders.
     """
 
     def __init__(self, pad: int) -> None:
