@@ -120,7 +120,7 @@ FAST: dict[str, tuple[dict, str]] = {
     "inpaint": ({**_THIN, "channels_skip": (16, 32, 64, 64, 64), "loss": "rmse", "lr": 0.02},
                 "16/32/64/64/64 channels and skips (5.7x cheaper steps at 128 px), the square-root loss and lr "
                 "0.02; reached the paper preset's peak (over 1500 steps) - 0.3 dB 5.7-9.6x sooner (kate, "
-                "library) and peaked 0.5-1.1 dB higher"),
+                "library; 7.8-8.4x in a re-run) and peaked 0.0-1.4 dB higher"),
     "reconstruct": ({"loss": "rmse"},
                     "the square-root loss: reached the paper preset's peak (over 1500 steps) - 0.3 dB 1.7-2.2x "
                     "sooner on 3 crops (barbara, boat, house; 50 % pixels) and peaked 0.9-1.2 dB higher; the thin "
