@@ -25,7 +25,8 @@ def measure(size: int, precision: str, task: str) -> dict:
     img = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     kw = {"mask": np.ones((size, size), bool)} if task != "denoise" else {}
-    deepprior.restore(img, task, iterations=2, log_every=1, precision=precision, check_memory=False, **kw)
+    deepprior.restore(img, task, iterations=2, log_every=1, precision=precision, check_memory=False, tile=None,
+                      **kw)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     net, _ = build_configs(task)
     est = estimate_memory(net, size, size, precision)

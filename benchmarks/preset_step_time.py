@@ -27,7 +27,7 @@ def time_once(task: str, preset: str, size: int, steps: int, device: str) -> flo
     """Seconds per step over ``steps`` steps after the first (which pays for the first-call set-up)."""
     img = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
     extra = {"mask": drop_mask((size, size), 0.1, seed=0)} if task == "inpaint" else {"noise_sigma": 0.1}
-    r = deepprior.restore(img, task, preset=preset, iterations=steps + 1, log_every=10**6, stop="none",
+    r = deepprior.restore(img, task, preset=preset, iterations=steps + 1, log_every=10**6, stop="none", tile=None,
                           device=device, **extra)
     return (r.fit.seconds - r.history[0]["seconds"]) / steps
 

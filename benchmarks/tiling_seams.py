@@ -46,7 +46,7 @@ def main() -> None:
     noisy = add_noise(gt, 25, seed=0)
     overlap = default_overlap(args.tile)  # as the CLI's --tile
     kw = {"ground_truth": gt, "iterations": args.max_iters, "log_every": 10}
-    whole = deepprior.restore(noisy, "denoise", **kw)
+    whole = deepprior.restore(noisy, "denoise", tile=None, **kw)
     tiled = restore_tiled(noisy, "denoise", tile=args.tile, overlap=overlap, **kw)
     band = band_mask(args.size, args.size, args.tile, overlap)
     err = np.abs(tiled.image - gt).mean(axis=2)

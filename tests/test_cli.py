@@ -631,7 +631,7 @@ def test_demo_writes_everything(run, tmp_path):
 def test_tiled_restore_from_the_cli(run, tmp_path, noisy_png, clean_png):
     res = run("denoise", noisy_png, "--gt", clean_png, "-o", "t.png", "--tile", "32", "--report", "rep", *TINY)
     assert res.code == 0, res.err
-    assert "4 tiles of 32 px" in res.out
+    assert "4 tiles of 32x32 px" in res.out
     assert image_info(tmp_path / "t.png") == (SIZE, "RGB")
     m = json.loads((tmp_path / "rep" / "metrics.json").read_text())
     assert len(m["tiles"]) == 4 and m["iterations"] == 12
@@ -677,3 +677,23 @@ def test_fitting_options_reach_the_config(run, tmp_path, noisy_png):
     assert cfg["fit"]["loss"] == "rmse" and cfg["fit"]["tv_weight"] == 0.3 and not cfg["fit"]["compile"]
     assert cfg["fit"]["stop_peak"] is False
     assert cfg["fit"]["reg_noise_ramp"] == 100 and cfg["fit"]["reg_noise_start"] == 0.5
+
+
+def test_auto_tiles_give_each_worker_a_tile_and_none_fits_whole(run, tmp_path, write_png, clean_rgb):
+    big = np.kron(clean_rgb, np.ones((4, 4, 1), np.uint8))[:128, :128]  # 128 px: split in two for two workers
+    write_png("big.png", big)
+    res = run("denoise", "big.png", "-o", "t.png", "--workers", "2", "--report", "rep", *TINY)
+    assert res.code == 0, res.err
+    assert "2 tiles of 128x72 px (overlap 16 px, 2 at a time)" in res.out
+    assert image_info(tmp_path / "t.png") == ((128, 128), "RGB")
+    assert json.loads((tmp_path / "rep" / "config.json").read_text())["tile"] == [72, 128]
+    res = run("denoise", "big.png", "-o", "w.png", "--workers", "2", "--tile", "none", *TINY)
+    assert res.code == 0 and "tiles" not in res.out
+    res = run("denoise", "big.png", "-o", "p.png", "--workers", "2", "--preset", "paper", *TINY)
+    assert res.code == 0 and "tiles" not in res.out  # the paper preset fits the whole image
+
+
+def test_a_bad_tile_size_is_a_usage_error(run, noisy_png):
+    for value, why in (("big", "expected auto, none or a size in pixels"), ("8", "at least 16 px")):
+        res = run("denoise", noisy_png, "-o", "t.png", "--tile", value)
+        assert res.code == 2 and "Invalid value for '--tile': " in res.err and why in res.err, res.err

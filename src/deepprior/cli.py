@@ -26,6 +26,19 @@ _TASK_HELP = {
 }
 
 
+def _tile(ctx: click.Context, param: click.Parameter, value: str) -> int | str | None:
+    """Parse --tile: "auto", "none" or a size in pixels (at least 16)."""
+    if value in ("auto", "none"):
+        return None if value == "none" else value
+    try:
+        size = int(value)
+    except ValueError:
+        raise click.BadParameter(f"expected auto, none or a size in pixels, got {value!r}") from None
+    if size < 16:
+        raise click.BadParameter(f"tiles must be at least 16 px, got {size}")
+    return size
+
+
 def _int_list(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
     """Parse "128,64,32" or "128x5" (value repeated per scale)."""
     if value is None:
@@ -119,9 +132,12 @@ def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
         click.option("--compare", is_flag=True,
                      help="Also run the classical method users would pick instead (CBM3D and non-local means, "
                           "biharmonic inpainting, bicubic) on the same input, and report it beside DIP."),
-        click.option("--tile", type=click.IntRange(min=16),
-                     help="Restore in overlapping tiles of this size (result pixels): for images too large for "
-                          "memory. Each tile is fitted on its own and blended."),
+        click.option("--tile", default="auto", show_default=True, callback=_tile,
+                     help="Overlapping tiles of this size (result pixels), each fitted on its own and blended: for "
+                          "images too large for memory. 'auto': as the preset says (fast denoising fits tiles of "
+                          "at most 144 px, one per CPU thread at a time); 'none': the whole image in one fit."),
+        click.option("--workers", type=click.IntRange(min=1),
+                     help="Tiles fitted at once (default: one per CPU thread; one at a time on a GPU)."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
     ]
     if "mask" in needs:

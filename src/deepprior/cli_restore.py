@@ -5,14 +5,14 @@ Every check that can fail runs before the fit starts, so a bad input writes noth
 
 from __future__ import annotations
 
-import functools
 import pathlib
+import threading
 from typing import Any
 
 import click
 from tqdm import tqdm
 
-from .api import Restoration, build_configs, resolve_device, restore
+from .api import Restoration, build_configs, resolve_device, restore, tile_plan
 from .costs import estimate_memory, estimate_step_flops
 from .config import replace
 from .compare import run_classical
@@ -57,27 +57,39 @@ def check_steps_dir(folder: pathlib.Path, overwrite: bool) -> None:
 
 
 class Progress:
-    """A tqdm bar fed by the fit's callback: iteration, loss and, with a ground truth, PSNR."""
+    """A tqdm bar fed by the fit's callback: steps, loss and, with a ground truth, PSNR.
+
+    In a tiled run the rows carry a tile index and come from several worker threads; the bar counts the steps of
+    all tiles (``total`` is their bound) and closes at the count reached, since tiles may stop early.
+    """
 
     def __init__(self, total: int, enabled: bool) -> None:
         self.total, self.enabled = total, enabled
         self.bar: tqdm | None = None  # opened at the first step, so a refused run shows no empty bar
-        self.done = 0
+        self.done: dict[int, int] = {}
+        self.lock = threading.Lock()
 
     def __call__(self, record: StepRecord) -> None:
-        if self.bar is None:
-            self.bar = tqdm(total=self.total, unit="it", disable=not self.enabled, dynamic_ncols=True, leave=True)
         row = record.row
-        self.bar.update(int(row["iteration"]) - self.done)
-        self.done = int(row["iteration"])
-        post = {"loss": f"{row['loss']:.2e}"}
-        if "psnr_output" in row:
-            post["psnr"] = f"{row['psnr_output']:.2f}"
-            post["ema"] = f"{row['psnr_ema']:.2f}"
-        self.bar.set_postfix(post, refresh=False)
+        with self.lock:
+            if self.bar is None:
+                self.bar = tqdm(total=self.total, unit="it", disable=not self.enabled, dynamic_ncols=True,
+                                leave=True)
+            tile = int(row.get("tile", 0))
+            self.bar.update(int(row["iteration"]) - self.done.get(tile, 0))
+            self.done[tile] = int(row["iteration"])
+            post = {"loss": f"{row['loss']:.2e}"}
+            if "tile" in row:
+                post = {"tile": str(tile), **post}
+            if "psnr_output" in row:
+                post["psnr"] = f"{row['psnr_output']:.2f}"
+                post["ema"] = f"{row['psnr_ema']:.2f}"
+            self.bar.set_postfix(post, refresh=False)
 
     def close(self) -> None:
         if self.bar is not None:
+            if len(self.done) > 1:  # tiles that stopped early leave the bound unreached; end the bar where it is
+                self.bar.total = self.bar.n
             self.bar.close()
 
 
@@ -90,15 +102,17 @@ class StepSaver:
     def __call__(self, record: StepRecord) -> None:
         if record.save:
             it = int(record.row["iteration"])
-            save_image(from_tensor(record.output), self.folder / f"output_{it:06d}.png")
-            save_image(from_tensor(record.ema), self.folder / f"ema_{it:06d}.png")
+            tile = f"tile{int(record.row['tile']):03d}_" if "tile" in record.row else ""
+            save_image(from_tensor(record.output), self.folder / f"{tile}output_{it:06d}.png")
+            save_image(from_tensor(record.ema), self.folder / f"{tile}ema_{it:06d}.png")
 
 
 def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: pathlib.Path | None = None,
                 scale: int | None = None, guide: pathlib.Path | None = None,
                 gt: pathlib.Path | None = None, seed: int = 0, device: str = "auto",
                 report: pathlib.Path | None = None, overwrite: bool = False, quiet: bool = False,
-                compare: bool = False, tile: int | None = None, preset: str = "fast",
+                compare: bool = False, tile: int | str | None = "auto", workers: int | None = None,
+                preset: str = "fast",
                 input_type: str | None = None, **options: Any) -> Restoration:
     """Run one restore command end to end; returns the :class:`Restoration`."""
     inputs = [image, mask, gt, guide]
@@ -124,23 +138,20 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
         settings["input"] = input_type
 
     net_cfg, fit_cfg = build_configs(task, scale=scale, preset=preset, **settings)
+    h, w = observed.shape[:2]
+    plan = tile_plan(h, w, task, tile=tile, workers=workers, scale=scale, preset=preset, device=device)
     if not quiet:
-        _announce(net_cfg, fit_cfg, observed, scale, guide_img, device, tile)
+        _announce(net_cfg, fit_cfg, observed, scale, guide_img, device, plan)
     callbacks: list[Any] = []
     if fit_cfg.save_every:
         steps_dir = (report / "steps") if report else output.with_name(output.stem + "_steps")
         check_steps_dir(steps_dir, overwrite)
         callbacks.append(StepSaver(steps_dir))
-    # A tiled run restarts the step count per tile, so it gets no bar (each tile's stop is summarised).
-    progress = Progress(fit_cfg.iterations, enabled=not quiet and tile is None)
+    progress = Progress(fit_cfg.iterations * _count_tiles(plan, h, w, scale), enabled=not quiet)
     callbacks.append(progress)
-    run: Any = restore
-    if tile is not None:
-        from .tiling import default_overlap, restore_tiled
-
-        run = functools.partial(restore_tiled, tile=tile, overlap=default_overlap(tile, scale or 1))
+    tiling = {"tile": None} if plan is None else {"tile": plan[0], "overlap": plan[1], "workers": workers}
     try:
-        result = run(observed, task, mask=known, scale=scale, guide=guide_img, ground_truth=truth, seed=seed,
+        result = restore(observed, task, **tiling, mask=known, scale=scale, guide=guide_img, ground_truth=truth, seed=seed,
                      device=device, callbacks=callbacks, preset=preset, **settings)
     finally:
         progress.close()
@@ -159,20 +170,28 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
     return result
 
 
+def _count_tiles(plan: tuple[tuple[int, int], int] | None, h: int, w: int, scale: int | None) -> int:
+    """How many tiles a plan of :func:`deepprior.api.tile_plan` cuts an h x w observation into."""
+    from .tiling import tile_starts
+
+    if plan is None:
+        return 1
+    f = scale or 1
+    (th, tw), overlap = plan
+    return len(tile_starts(h * f, th, overlap)) * len(tile_starts(w * f, tw, overlap))
+
+
 def _announce(net_cfg: Any, fit_cfg: Any, observed: Any, scale: int | None, guide_img: Any, device: str,
-              tile: int | None) -> None:
+              plan: tuple[tuple[int, int], int] | None) -> None:
     """Before a run: its size, cost per step, memory and time, so a user knows what they started."""
     from .costs import time_step
-    from .tiling import default_overlap, tile_starts
 
     h, w, c = observed.shape
+    tiles = _count_tiles(plan, h, w, scale)
     if scale:
         h, w = h * scale, w * scale
-    tiles = 1
-    if tile is not None:
-        overlap = default_overlap(tile, scale or 1)
-        tiles = len(tile_starts(h, tile, overlap)) * len(tile_starts(w, tile, overlap))
-        h, w = min(h, tile), min(w, tile)
+    if plan is not None:
+        h, w = min(h, plan[0][0]), min(w, plan[0][1])
     if guide_img is not None:
         net_cfg = replace(net_cfg, input_channels=guide_img.shape[2])
     try:
@@ -214,6 +233,8 @@ def _summary(result: Restoration, output: pathlib.Path, report: pathlib.Path | N
     if report is not None:
         click.echo(f"report in {report}/")
     if "tiles" in m:
-        click.echo(f"restored in {len(m['tiles'])} tiles of {m['tile']} px (overlap {m['overlap']} px)")
+        th, tw = m["tile"]
+        click.echo(f"restored in {len(m['tiles'])} tiles of {tw}x{th} px (overlap {m['overlap']} px, "
+                   f"{m['workers']} at a time)")
     if m["backtracks"]:
         click.echo(f"backtracking undid {m['backtracks']} loss blow-up(s); see history.csv")

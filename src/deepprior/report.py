@@ -58,19 +58,31 @@ def _pyplot():
 
 
 def plot_curves(path: pathlib.Path, history: list[dict[str, Any]], title: str = "",
-                noise_var: float | None = None) -> None:
+                noise_var: float | None = None, curve: list[dict[str, Any]] | None = None) -> None:
     """PSNR, SSIM and loss against iteration (ground-truth curves only when the run had one); the noise level
-    (the discrepancy stop's threshold) on the loss plot when known."""
+    (the discrepancy stop's threshold) on the loss plot when known.
+
+    A tiled run's rows carry a ``tile`` index: the observation and loss curves are drawn per tile (the first
+    four), and ``curve`` (``metrics["curve"]``), when given, is the stitched image's PSNR against the ground truth.
+    """
     plt = _pyplot()
-    rows = [r for r in history if "psnr_obs_output" in r and r.get("tile", 0) == 0]  # tiled runs: first tile
+    logged = [r for r in history if "psnr_obs_output" in r]
+    tiles = sorted({int(r.get("tile", 0)) for r in logged})[:4]
+    per_tile = {t: [r for r in logged if int(r.get("tile", 0)) == t] for t in tiles}
+    rows = per_tile[tiles[0]] if tiles else []
     it = [r["iteration"] for r in rows]
     has_gt = bool(rows) and "psnr_output" in rows[0]
     fig, axes = plt.subplots(1, 3 if has_gt else 2, figsize=(13 if has_gt else 9, 3.6))
     ax = axes[0]
-    if has_gt:
+    if curve:
+        ax.plot([r["iteration"] for r in curve], [r["psnr_output"] for r in curve], label="output vs GT (stitched)")
+        ax.plot([r["iteration"] for r in curve], [r["psnr_ema"] for r in curve], label="EMA vs GT (stitched)")
+    elif has_gt:
         ax.plot(it, [r["psnr_output"] for r in rows], label="output vs GT")
         ax.plot(it, [r["psnr_ema"] for r in rows], label="EMA vs GT")
-    ax.plot(it, [r["psnr_obs_output"] for r in rows], "--", label="output vs observation")
+    for t, tr in per_tile.items():
+        name = f"tile {t} output vs observation" if len(tiles) > 1 else "output vs observation"
+        ax.plot([r["iteration"] for r in tr], [r["psnr_obs_output"] for r in tr], "--", label=name)
     for r in history:
         if r.get("event"):
             ax.axvline(r["iteration"], color="red", alpha=0.4, lw=0.8)
@@ -79,11 +91,14 @@ def plot_curves(path: pathlib.Path, history: list[dict[str, Any]], title: str = 
     if has_gt:
         axes[1].plot(it, [r["ssim_output"] for r in rows], label="output")
         axes[1].plot(it, [r["ssim_ema"] for r in rows], label="EMA")
-        axes[1].set(xlabel="iteration", ylabel="SSIM vs GT", title="SSIM")
+        axes[1].set(xlabel="iteration", ylabel="SSIM vs GT", title="SSIM" + (" (tile 0)" if len(tiles) > 1 else ""))
         axes[1].legend(fontsize=8)
-    axes[-1].semilogy(it, [r["loss"] for r in rows], label="loss")
+    for t, tr in per_tile.items():
+        axes[-1].semilogy([r["iteration"] for r in tr], [r["loss"] for r in tr],
+                          label=f"tile {t}" if len(tiles) > 1 else "loss")
     if noise_var:
         axes[-1].axhline(noise_var, color="gray", ls="--", lw=0.8, label="noise level")
+    if noise_var or len(tiles) > 1:
         axes[-1].legend(fontsize=8)
     axes[-1].set(xlabel="iteration", ylabel="loss (MSE on measured values)", title="loss")
     _finish(fig, title)
@@ -157,9 +172,10 @@ def write_report(folder: pathlib.Path, *, metrics: dict[str, Any], config: dict[
     write_json(paths[2], config)
     stop = f", stopped by the {metrics['stopped_by']} rule" if metrics.get("stop_rule") and metrics[
         "stopped_by"] == metrics["stop_rule"] else ""
-    title = f"{metrics['task']}: {metrics['iterations']} iterations, {metrics['seconds']:.0f} s{stop}"
+    tiles = f" in {len(metrics['tiles'])} tiles" if "tiles" in metrics else ""
+    title = f"{metrics['task']}: {metrics['iterations']} iterations{tiles}, {metrics['seconds']:.0f} s{stop}"
     sigma = config.get("fit", {}).get("noise_sigma")
-    plot_curves(paths[3], history, title, noise_var=sigma**2 if sigma else None)
+    plot_curves(paths[3], history, title, noise_var=sigma**2 if sigma else None, curve=metrics.get("curve"))
     panels = [] if ground_truth is None else [("ground truth", ground_truth)]
     panels.append((_caption("bicubic" if "bicubic" in metrics else "corrupted", metrics.get("input")), observation))
     panels.append((_caption(f"restored ({metrics['result']})", metrics.get(metrics["result"])), result))
