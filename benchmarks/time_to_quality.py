@@ -95,6 +95,8 @@ CANDIDATES: dict[str, dict] = {
     "thin-skip-rmse": {**_THIN_SKIP, "loss": "rmse"},
     "thin-skip-rmse-lr0.02": {**_THIN_SKIP, "loss": "rmse", "lr": 0.02},  # the fast inpainting preset
     "thin-skip-rmse-lr0.04": {**_THIN_SKIP, "loss": "rmse", "lr": 0.04},
+    "thin-skip8-rmse-lr0.02": {**_THIN, "channels_skip": (8, 16, 32, 32, 32), "loss": "rmse", "lr": 0.02},
+    "thin-rmse-lr0.02": {**_THIN, "loss": "rmse", "lr": 0.02},  # skips of 4, as the denoising net
     "thin-skip-rmse-lr0.02-reg0.015": {**_THIN_SKIP, "loss": "rmse", "lr": 0.02, "reg_noise_std": 0.015},
     "thin-skip-rmse-lr0.02-reg0": {**_THIN_SKIP, "loss": "rmse", "lr": 0.02, "reg_noise_std": 0.0},
     "paper-rmse": {"loss": "rmse"},  # the fast preset of reconstruct, superres and fill

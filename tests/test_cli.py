@@ -646,17 +646,20 @@ def test_the_estimate_before_a_run_counts_tiles_and_time(run, noisy_png):
     assert "3 steps per tile" in line and "GiB of memory" in line
 
 
-def test_ctrl_c_keeps_the_result_and_the_report(tmp_path, noisy_png):
-    """A real SIGINT to a running fit: the run stops cleanly, writes the result so far and the report."""
+@pytest.mark.parametrize("tiles,first_line", [([], "fitting 40x36"),
+                                              (["--tile", "24", "--workers", "2"], "fitting 4 tiles of 24x24")])
+def test_ctrl_c_keeps_the_result_and_the_report(tmp_path, noisy_png, tiles, first_line):
+    """A real SIGINT to a running fit (or to tiles fitted by two worker threads): the run stops cleanly, writes
+    the result so far and the report."""
     import signal
     import time
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "deepprior", "denoise", str(noisy_png), "-o", "out.png",
                              "--report", "rep", "--iters", "100000", "--log-every", "1", "--channels-down", "8x2",
-                             "--channels-up", "8x2", "--channels-skip", "2x2", "--input-channels", "4"],
+                             "--channels-up", "8x2", "--channels-skip", "2x2", "--input-channels", "4", *tiles],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert "fitting 40x36" in proc.stderr.readline()  # printed just before the fit starts
+    assert first_line in proc.stderr.readline()  # printed just before the fit starts
     time.sleep(2.0)  # the bar's output in that time stays far below the pipe's buffer
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
