@@ -69,6 +69,9 @@ CANDIDATES: dict[str, dict] = {
     "paper": {},
     "fast": {"preset": "fast"},  # the default (denoising: tiles of at most 144 px, one per CPU thread)
     "fast-whole": {"preset": "fast", "tile": None},  # the fast denoising preset in one fit of the whole image
+    "fast-halves": {"preset": "fast", "tile": (72, 128), "overlap": 16},  # two tiles of a 128 px crop, side by side
+    "fast-in8": {"preset": "fast", "input_channels": 8},
+    "fast-in16": {"preset": "fast", "input_channels": 16},
     "light-finest": _LIGHT,
     "paper-lr0.02": {"lr": 0.02},
     "light-finest-lr0.02": {**_LIGHT, "lr": 0.02},

@@ -176,7 +176,7 @@ def restore_tiled(image: np.ndarray, task: str = "denoise", *, tile: int | tuple
     ys, xs = tile_starts(h, lh, lo), tile_starts(w, lw, lo)
     boxes = [(iy, ix, y0, x0) for iy, y0 in enumerate(ys) for ix, x0 in enumerate(xs)]
     dev = resolve_device(device)
-    workers = workers or default_workers(len(boxes), dev)
+    workers = min(workers, len(boxes)) if workers else default_workers(len(boxes), dev)  # no idle workers
     baseline = bicubic_upsample(img, f) if task == "superres" else img
     stop = threading.Event()
     start = time.perf_counter()
