@@ -70,6 +70,7 @@ CANDIDATES: dict[str, dict] = {
     "fast": {"preset": "fast"},  # the default (denoising: tiles of at most 144 px, one per CPU thread)
     "fast-whole": {"preset": "fast", "tile": None},  # the fast denoising preset in one fit of the whole image
     "fast-halves": {"preset": "fast", "tile": (72, 128), "overlap": 16},  # two tiles of a 128 px crop, side by side
+    "fast-ema-warmup": {"preset": "fast", "ema_warmup": True},
     "fast-in8": {"preset": "fast", "input_channels": 8},
     "fast-in16": {"preset": "fast", "input_channels": 16},
     "light-finest": _LIGHT,

@@ -15,6 +15,18 @@ def test_ema_matches_the_recurrence():
     assert seq[0][0, 0, 0, 0] == 1.0  # the first update copies rather than aliasing
 
 
+def test_ema_warmup_forgets_the_first_outputs_then_keeps_the_weight():
+    ema = OutputEMA(0.99, warmup=True)
+    ema.update(torch.zeros(1, 1, 2, 2))
+    ema.update(torch.ones(1, 1, 2, 2))  # weight (1 + 1) / (10 + 1) on the average so far
+    assert torch.allclose(ema.value, torch.full((1, 1, 2, 2), 1 - 2 / 11))
+    for _ in range(2000):  # past n = 890 the ramp exceeds 0.99, so the weight is 0.99 again
+        ema.update(torch.ones(1, 1, 2, 2))
+    before = ema.value.clone()
+    ema.update(torch.zeros(1, 1, 2, 2))
+    assert torch.allclose(ema.value, 0.99 * before)
+
+
 def test_best_snapshot_keeps_the_minimum_and_ignores_nan():
     best = BestSnapshot()
     for it, score in enumerate([3.0, 1.0, 2.0, float("nan"), 1.5], start=1):

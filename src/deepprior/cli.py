@@ -109,6 +109,9 @@ def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
         click.option("--reg-noise-start", "reg_noise_start", type=click.FloatRange(min=0),
                      help="Fraction of --reg-noise the ramp starts from."),
         click.option("--ema", "ema_weight", type=float, help="Weight of the output moving average (0 = off)."),
+        click.option("--ema-warmup/--no-ema-warmup", "ema_warmup", default=None,
+                     help="Ramp the moving average's weight up from 0.1 as (1 + n) / (10 + n) (default: on for fast "
+                          "denoising)."),
         click.option("--noise-sigma", type=click.FloatRange(min=0, min_open=True),
                      callback=lambda c, p, v: None if v is None else v / 255.0,
                      help="Known noise std of the input on the 0-255 scale (denoise estimates it otherwise); "

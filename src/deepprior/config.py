@@ -129,6 +129,10 @@ class FitConfig:
     ema_weight : float
         Weight of the exponential moving average of the output (0.99 in the paper); higher = smoother average,
         later to follow improvements. 0 disables it (the EMA equals the output).
+    ema_warmup : bool
+        Ramp the EMA weight up as ``(1 + n) / (10 + n)`` after ``n`` updates, up to ``ema_weight`` (TensorFlow's
+        ``ExponentialMovingAverage`` with ``num_updates``), so the first, poor outputs are forgotten sooner; the
+        paper keeps the weight constant.
     result : {"ema", "output", "best"}
         Which image is written as the result: the moving average, the last iterate, or the best snapshot.
     best_by : {"auto", "loss"}
@@ -201,6 +205,7 @@ class FitConfig:
     reg_noise_start: float = 1.0
     reg_noise_ramp: int = 0
     ema_weight: float = 0.99
+    ema_warmup: bool = False
     result: str = "best"
     best_by: str = "auto"
     stop: str = "auto"

@@ -139,7 +139,7 @@ def fit(
     obs_np = _np(observation)
     known_np = None if known is None else _np(known.expand_as(observation)) > 0.5
 
-    ema, best, variance = OutputEMA(cfg.ema_weight), BestSnapshot(), OutputVariance()
+    ema, best, variance = OutputEMA(cfg.ema_weight, cfg.ema_warmup), BestSnapshot(), OutputVariance()
     lag = round(1 / (1 - cfg.ema_weight)) if cfg.ema_weight > 0 else 0
     noise_var = cfg.noise_sigma**2 if cfg.noise_sigma else None
     stopper = AutoStop(cfg.stop_patience, cfg.stop_rise, lag, cfg.stop_min_gain_db, cfg.stop_min_iterations,
