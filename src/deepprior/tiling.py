@@ -196,9 +196,50 @@ def restore_tiled(image: np.ndarray, task: str = "denoise", *, tile: int | tuple
     weight = np.zeros((out_h, out_w, 1), np.float32)
     history: list[dict[str, Any]] = []
     tiles: list[dict[str, Any]] = []
-    done: dict[int, Any] = {}
-    config: dict[str, Any] = {}
-    chosen = "ema"
+    done: dict[int, Any] = {}  # finished, not yet blended
+    slices: list[tuple[slice, slice]] = []
+    weights: list[np.ndarray] = []
+    # The input's share of the stitched curve (tiles without snapshots); only kept with a ground truth.
+    skipped = np.zeros((out_h, out_w, c) if ground_truth is not None else (0, 0, c), np.float32)
+    state: dict[str, Any] = {"next": 0, "fitted": 0, "backtracks": 0, "config": {}, "chosen": "ema"}
+
+    def blend(n: int, r: Any) -> None:
+        """Add tile ``n`` (None: skipped, it keeps the corrupted input) to the sums."""
+        iy, ix, y0, x0 = boxes[n]
+        osl = (slice(y0 * f, (y0 + lh) * f), slice(x0 * f, (x0 + lw) * f))
+        tile_h, tile_w = (r.image.shape[:2] if r is not None else
+                          (min(lh, h - y0) * f, min(lw, w - x0) * f))
+        wy = _ramp(tile_h, overlap, iy == 0, iy == len(ys) - 1)
+        wx = _ramp(tile_w, overlap, ix == 0, ix == len(xs) - 1)
+        wt = (wy[:, None] * wx[None, :])[..., None]
+        for k in sums:
+            sums[k][osl] += wt * (getattr(r, k) if r is not None else baseline[osl])
+        weight[osl] += wt
+        if ground_truth is not None:
+            slices.append(osl)
+            weights.append(wt)
+            if r is None or not (snaps[n] and snaps[n].rows):
+                skipped[osl] += wt * baseline[osl]
+        if r is None:
+            tiles.append({"tile": n, "y": y0 * f, "x": x0 * f, "iterations": 0, "stopped_by": "skipped",
+                          "seconds": 0.0})
+            return
+        history.extend({"tile": n, **row} for row in r.history)
+        state["fitted"] += 1
+        state["backtracks"] += r.metrics["backtracks"]
+        tiles.append({"tile": n, "y": y0 * f, "x": x0 * f, "iterations": r.metrics["iterations"],
+                      "stopped_by": ("interrupted" if stop.is_set() and r.metrics["stopped_by"] == "callback"
+                                     else r.metrics["stopped_by"]),
+                      "seconds": r.metrics["seconds"]})
+        state["config"], state["chosen"] = r.config, r.result
+
+    def flush(last: bool = False) -> None:
+        """Blend finished tiles in tile order, so the sums (and the result) do not depend on which tile finished
+        first, and only the few finished out of order wait in memory; ``last``: all the rest, skipped or not."""
+        while state["next"] < len(boxes) and (last or state["next"] in done):
+            blend(state["next"], done.pop(state["next"], None))
+            state["next"] += 1
+
     threads = torch.get_num_threads()
     # Each fit runs on its share of the threads (the setting is process-wide, so it is restored afterwards).
     torch.set_num_threads(max(1, threads // workers))
@@ -212,6 +253,7 @@ def restore_tiled(image: np.ndarray, task: str = "denoise", *, tile: int | tuple
                     finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                     for fut in finished:
                         done[futures[fut]] = fut.result()
+                    flush()
             except BaseException as exc:
                 # Stop the running fits at their next logged step and skip the tiles not started.
                 stop.set()
@@ -224,36 +266,9 @@ def restore_tiled(image: np.ndarray, task: str = "denoise", *, tile: int | tuple
                         done[futures[fut]] = fut.result()
     finally:
         torch.set_num_threads(threads)
-    # Blend in tile order, so the sums (and the result) do not depend on which tile finished first.
-    backtracks = 0
-    slices, weights, skipped = [], [], np.zeros((out_h, out_w, c), np.float32)
-    for n, (iy, ix, y0, x0) in enumerate(boxes):
-        osl = (slice(y0 * f, (y0 + lh) * f), slice(x0 * f, (x0 + lw) * f))
-        r = done.get(n)
-        tile_h, tile_w = (r.image.shape[:2] if r is not None else
-                          (min(lh, h - y0) * f, min(lw, w - x0) * f))
-        wy = _ramp(tile_h, overlap, iy == 0, iy == len(ys) - 1)
-        wx = _ramp(tile_w, overlap, ix == 0, ix == len(xs) - 1)
-        wt = (wy[:, None] * wx[None, :])[..., None]
-        for k in sums:
-            sums[k][osl] += wt * (getattr(r, k) if r is not None else baseline[osl])
-        weight[osl] += wt
-        slices.append(osl)
-        weights.append(wt)
-        if r is None or not (snaps[n] and snaps[n].rows):
-            skipped[osl] += wt * baseline[osl]
-        if r is None:
-            tiles.append({"tile": n, "y": y0 * f, "x": x0 * f, "iterations": 0, "stopped_by": "skipped",
-                          "seconds": 0.0})
-            continue
-        history += [{"tile": n, **row} for row in r.history]
-        backtracks += r.metrics["backtracks"]
-        tiles.append({"tile": n, "y": y0 * f, "x": x0 * f, "iterations": r.metrics["iterations"],
-                      "stopped_by": ("interrupted" if stop.is_set() and r.metrics["stopped_by"] == "callback"
-                                     else r.metrics["stopped_by"]),
-                      "seconds": r.metrics["seconds"]})
-        config, chosen = r.config, r.result
-    if not done:
+    flush(last=True)
+    config, chosen, backtracks = state["config"], state["chosen"], state["backtracks"]
+    if not state["fitted"]:
         raise KeyboardInterrupt
     images = {k: v / weight for k, v in sums.items()}
     m: dict[str, Any] = {"task": task, "tiles": tiles, "tile": [th, tw], "overlap": overlap, "workers": workers,
