@@ -180,7 +180,7 @@ def test_fast_and_paper_presets():
 
     paper, fast = get_preset("denoise", variant="paper"), get_preset("denoise")
     assert paper.net.channels_down == (128,) * 5 and fast.net.channels_down == (16, 32, 64, 64, 64)
-    assert paper.fit.loss == "mse" and fast.fit == dataclasses.replace(paper.fit, loss="rmse")
+    assert paper.fit.loss == "mse" and fast.fit == dataclasses.replace(paper.fit, loss="rmse", ema_warmup=True)
     assert fast.source.startswith("fast:")
     inpaint = get_preset("inpaint")  # fit settings and net settings both change
     assert inpaint.net.channels_skip == (16, 32, 64, 64, 64) and (inpaint.fit.loss, inpaint.fit.lr) == ("rmse", 0.02)

@@ -1,7 +1,7 @@
 """The one fitting loop of deepprior: every task runs through :func:`fit` with its own operator.
 
-Read :func:`fit` top to bottom: perturb input -> forward -> loss -> (logged step: backtrack check, snapshot,
-metrics, callbacks) -> backward -> step -> EMA.
+Read :func:`fit` top to bottom: perturb input -> forward -> EMA -> loss -> (logged step: backtrack check,
+snapshot, metrics, callbacks) -> backward -> step.
 """
 
 from __future__ import annotations
@@ -164,6 +164,8 @@ def fit(
             with autocast:
                 out = forward(z)
             out = out.float()
+            # The average includes this step's output, so a logged row, a callback and the returned EMA agree.
+            ema_now = ema.update(out)
             residual = operator(out) - observation
             loss = residual.square().mean() if denom is None else residual.square().sum() / denom
             objective = loss.clamp_min(1e-12).sqrt() if cfg.loss == "rmse" else loss
@@ -183,7 +185,6 @@ def fit(
                     continue  # the bad update is never applied
                 if cfg.backtrack:
                     backtracker.save(loss_value, it, net, opt, ema.value, inputs)
-                ema_now = ema.update(out) if ema.value is None else ema.value
                 best.update(loss_value, out, it)
                 row = {"iteration": it, "seconds": time.perf_counter() - start, "loss": loss_value,
                        "lr": opt.param_groups[0]["lr"], "event": event,
@@ -205,7 +206,6 @@ def fit(
             scaler.scale(objective).backward()
             scaler.step(opt)
             scaler.update()
-            ema.update(out)
             variance.update(out)
     except KeyboardInterrupt:
         stopped_by = "interrupted"
