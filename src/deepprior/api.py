@@ -122,7 +122,7 @@ def tile_plan(h: int, w: int, task: str, *, tile: int | tuple[int, int] | list[i
               preset: str = "fast", device: str | torch.device = "cpu") -> tuple[tuple[int, int], int] | None:
     """The tiles :func:`restore` fits an ``h`` x ``w`` observation in: ((tile height, width), overlap) in result
     pixels, or None for one fit of the whole image. Arguments as in :func:`restore`."""
-    from .tiling import default_overlap, plan_tiles, worker_slots
+    from .tiling import AUTO_OVERLAP, default_overlap, plan_tiles, worker_slots
 
     f = scale or 1
     if tile is None:
@@ -131,7 +131,7 @@ def tile_plan(h: int, w: int, task: str, *, tile: int | tuple[int, int] | list[i
         max_side = get_preset(task, scale, preset).tile
         if max_side is None:
             return None
-        overlap = 16 if overlap is None else overlap
+        overlap = AUTO_OVERLAP if overlap is None else overlap
         need = workers or worker_slots(resolve_device(device))
         auto = plan_tiles(h * f, w * f, max_side, overlap, min_tiles=need, scale=f)
         return None if auto == (h * f, w * f) else (auto, overlap)

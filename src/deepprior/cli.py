@@ -110,8 +110,8 @@ def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
                      help="Fraction of --reg-noise the ramp starts from."),
         click.option("--ema", "ema_weight", type=float, help="Weight of the output moving average (0 = off)."),
         click.option("--ema-warmup/--no-ema-warmup", "ema_warmup", default=None,
-                     help="Ramp the moving average's weight up from 0.1 as (1 + n) / (10 + n) (default: on for fast "
-                          "denoising)."),
+                     help="Ramp the moving average's weight up as (1 + n) / (10 + n) after n updates, to --ema "
+                          "(default: on for fast denoising)."),
         click.option("--noise-sigma", type=click.FloatRange(min=0, min_open=True),
                      callback=lambda c, p, v: None if v is None else v / 255.0,
                      help="Known noise std of the input on the 0-255 scale (denoise estimates it otherwise); "

@@ -47,6 +47,10 @@ def default_overlap(tile: int, scale: int = 1) -> int:
     return max(scale, tile // 8 // scale * scale)
 
 
+#: Overlap of automatic tiles (result pixels): what the tile measurements used (README, *Speed*).
+AUTO_OVERLAP = 16
+
+
 def split_length(length: int, parts: int, overlap: int, scale: int = 1) -> int:
     """Tile size (a multiple of ``scale``) that covers ``length`` in ``parts`` tiles overlapping by ``overlap``."""
     if parts <= 1:
@@ -183,10 +187,15 @@ def restore_tiled(image: np.ndarray, task: str = "denoise", *, tile: int | tuple
     spent = {"bytes": 0, "over": False, "lock": threading.Lock()}
     snaps = [_Snapshots(start, spent) if ground_truth is not None else None for _ in boxes]
 
+    def result_slice(n: int) -> tuple[slice, slice]:
+        """Where tile ``n`` lies in the result (``scale`` times its place in the observation)."""
+        _, _, y0, x0 = boxes[n]
+        return slice(y0 * f, (y0 + lh) * f), slice(x0 * f, (x0 + lw) * f)
+
     def run(n: int) -> Any:
         _, _, y0, x0 = boxes[n]
         sl = (slice(y0, y0 + lh), slice(x0, x0 + lw))
-        osl = (slice(y0 * f, (y0 + lh) * f), slice(x0 * f, (x0 + lw) * f))
+        osl = result_slice(n)
         return restore_whole(img[sl], task, mask=None if mask is None else mask[sl], scale=scale,
                              guide=None if guide is None else np.asarray(guide)[sl], device=dev,
                              ground_truth=None if ground_truth is None else ground_truth[osl],
@@ -206,7 +215,7 @@ def restore_tiled(image: np.ndarray, task: str = "denoise", *, tile: int | tuple
     def blend(n: int, r: Any) -> None:
         """Add tile ``n`` (None: skipped, it keeps the corrupted input) to the sums."""
         iy, ix, y0, x0 = boxes[n]
-        osl = (slice(y0 * f, (y0 + lh) * f), slice(x0 * f, (x0 + lw) * f))
+        osl = result_slice(n)
         tile_h, tile_w = (r.image.shape[:2] if r is not None else
                           (min(lh, h - y0) * f, min(lw, w - x0) * f))
         wy = _ramp(tile_h, overlap, iy == 0, iy == len(ys) - 1)
