@@ -36,10 +36,13 @@ CASES: dict[str, dict[str, tuple[str, str | None, tuple[int, int, int]]]] = {
         "kodim03": ("benchmarks/denoise9/kodim03_GT.png", None, (150, 300, 128)),
         "peppers": ("benchmarks/denoise9/peppers_GT.png", None, (200, 200, 128)),
         "F16-256": ("dip/denoising/F16_GT.png", None, (128, 128, 256)),  # the size the issue names for GPUs
+        "F16-512": ("dip/denoising/F16_GT.png", None, (0, 0, 512)),  # the whole image (GPU target)
     },
     "inpaint": {
         "kate": ("dip/inpainting/kate.png", "dip/inpainting/kate_mask.png", (160, 128, 128)),
         "library": ("dip/inpainting/library.png", "dip/inpainting/library_mask.png", (160, 64, 128)),
+        "kate-256": ("dip/inpainting/kate.png", "dip/inpainting/kate_mask.png", (128, 128, 256)),  # GPU size
+        "kate-512": ("dip/inpainting/kate.png", "dip/inpainting/kate_mask.png", (0, 0, 512)),
     },
     "reconstruct": {
         "barbara": ("dip/restoration/barbara.png", "drop50", (300, 200, 128)),
@@ -198,7 +201,8 @@ def summarize(images: list[dict], candidates: list[str]) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", choices=sorted(CASES), default="denoise")
-    ap.add_argument("--images", nargs="*", default=None, help="names from CASES (default: all of the task)")
+    ap.add_argument("--images", nargs="*", default=None,
+                    help="names from CASES (default: the task's 128 px crops; larger ones are named)")
     ap.add_argument("--data", type=pathlib.Path, default=pathlib.Path("../shared/data"))
     ap.add_argument("--paper-iters", type=int, default=1500, help="steps of the reference run (fixed)")
     ap.add_argument("--max-iters", type=int, default=1500, help="cap for the candidates")
@@ -208,20 +212,23 @@ def main() -> None:
                     help="skip the reference runs and use these oracle PSNRs (one per image, from an earlier JSON)")
     ap.add_argument("--out", type=pathlib.Path, default=None)
     args = ap.parse_args()
-    names = args.images or list(CASES[args.task])
+    names = args.images or [n for n, (_, _, box) in CASES[args.task].items() if box[2] <= 128]
     unknown = set(names) - set(CASES[args.task])
     if unknown:
         ap.error(f"unknown images for {args.task}: {', '.join(sorted(unknown))}")
     oracles = args.paper_oracle or [None] * len(names)
     if len(oracles) != len(names):
         ap.error("--paper-oracle needs one value per image")
-    images = [run_image(args.task, n, args, o) for n, o in zip(names, oracles)]
+    device = deepprior.api.resolve_device(args.device)
     results = {"task": args.task, "machine": platform.processor() or platform.machine(),
-               "torch_threads": torch.get_num_threads(), "images": images,
-               "summary": summarize(images, args.candidates)}
+               "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+               "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "images": []}
+    for n, o in zip(names, oracles):
+        results["images"].append(run_image(args.task, n, args, o))
+        results["summary"] = summarize(results["images"], args.candidates)
+        if args.out:  # after each image, so a run cut short keeps what it finished
+            args.out.write_text(json.dumps(results, indent=2, default=float) + "\n")
     print(json.dumps(results["summary"]), flush=True)
-    if args.out:
-        args.out.write_text(json.dumps(results, indent=2, default=float) + "\n")
 
 
 if __name__ == "__main__":

@@ -192,3 +192,18 @@ def test_fast_and_paper_presets():
         get_preset("denoise", variant="turbo")
     r = deepprior.restore(smooth_image(64, 64), "denoise", preset="paper", iterations=1)
     assert r.config["preset"] == "paper" and tuple(r.config["net"]["channels_down"]) == (128,) * 5
+
+
+def test_ssim_in_logged_rows_stays_within_its_share_of_the_run(monkeypatch):
+    import importlib
+
+    fit_module = importlib.import_module("deepprior.fit")
+    gt = smooth_image(32, 32)
+    kw = dict(iterations=30, log_every=5, ground_truth=gt, tile=None, **SMALL)
+    monkeypatch.setattr(fit_module, "SSIM_SHARE", 0.0)  # the first row's SSIM already spends the share
+    rows = [r for r in deepprior.restore(_noisy(gt), "denoise", **kw).history if "psnr_output" in r]
+    assert [("ssim_output" in r) for r in rows] == [True] + [False] * (len(rows) - 1)
+    assert all("psnr_ema" in r and "mse_output" in r for r in rows)
+    monkeypatch.setattr(fit_module, "SSIM_SHARE", 1e9)
+    rows = [r for r in deepprior.restore(_noisy(gt), "denoise", **kw).history if "psnr_output" in r]
+    assert all("ssim_ema" in r for r in rows) and rows[-1]["iteration"] == 30

@@ -290,7 +290,9 @@ def summarize(task: str, result: FitResult, images: dict[str, np.ndarray], obser
     known = None if operator.known is None else from_tensor(operator.known.expand_as(observation)) > 0.5
     out: dict[str, Any] = {
         "task": task, "iterations": result.iterations, "seconds": round(result.seconds, 3), "device": device,
-        "seed": seed, "precision": result.precision, "stopped_by": result.stopped_by, "result": chosen,
+        "seed": seed, "precision": result.precision, "cuda_graph": result.cuda_graph,
+        "cuda_graph_error": result.cuda_graph_error or None,
+        "stopped_by": result.stopped_by, "result": chosen,
         "best_iteration": result.best_iteration, "backtracks": len(result.events),
         "stop_rule": result.stop_rule or None, "stop_iteration": result.stop_iteration or None,
     }

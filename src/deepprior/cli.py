@@ -132,6 +132,8 @@ def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
                      help="Batch norm on the network input."),
         click.option("--compile/--no-compile", "compile", default=None,
                      help="torch.compile the network (default off: slower on the CPUs measured)."),
+        click.option("--cuda-graph/--no-cuda-graph", "cuda_graph", default=None,
+                     help="Replay each step as a CUDA graph (default: on for CUDA devices; ignored on CPUs)."),
         click.option("--compare", is_flag=True,
                      help="Also run the classical method users would pick instead (CBM3D and non-local means, "
                           "biharmonic inpainting, bicubic) on the same input, and report it beside DIP."),

@@ -23,8 +23,8 @@ from .masks import load_mask
 from .report import REPORT_FILES, write_report
 
 _FIT_OPTIONS = ("iterations", "lr", "save_every", "log_every", "reg_noise_std", "ema_weight", "ema_warmup",
-                "result", "precision", "backtrack", "noise_sigma", "tv_weight", "loss", "compile", "train_input",
-                "stop_peak", "reg_noise_start", "reg_noise_ramp")
+                "result", "precision", "backtrack", "noise_sigma", "tv_weight", "loss", "compile", "cuda_graph",
+                "train_input", "stop_peak", "reg_noise_start", "reg_noise_ramp")
 _NET_OPTIONS = ("channels_down", "channels_up", "channels_skip", "kernel_down", "kernel_up", "upsample",
                 "downsample", "padding", "input_channels", "freeze_convs", "input_norm")
 

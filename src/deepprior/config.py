@@ -185,6 +185,10 @@ class FitConfig:
         (bf16 + channels-last: the fast denoising net at 128 px 0.095 against 0.068 s, the paper's net at 256 px
         0.72 against 0.57 s) and cost 75-100 s of compilation up front (benchmarks/step_time.py --compile).
         Untested on GPUs here.
+    cuda_graph : bool or None
+        On a CUDA device, capture each step (forward, backward, Adam update) as a CUDA graph after
+        :data:`deepprior.cuda_graph.WARMUP_STEPS` eager steps and replay it: the same arithmetic, launched at
+        once. None = on where supported (CUDA, not fp16, not compiled); ignored on the CPU.
     train_input : bool
         Optimise the network input too (the Deep Random Projector trains its input seed instead of the
         convolutions); the input-noise perturbation is still added on top when ``reg_noise_std`` > 0.
@@ -224,6 +228,7 @@ class FitConfig:
     precision: str = "auto"
     channels_last: bool | None = None
     compile: bool = False
+    cuda_graph: bool | None = None
     train_input: bool = False
     loss: str = "mse"
     tv_weight: float = 0.0

@@ -89,8 +89,9 @@ def plot_curves(path: pathlib.Path, history: list[dict[str, Any]], title: str = 
     ax.set(xlabel="iteration", ylabel="PSNR (dB)", title="PSNR")
     ax.legend(fontsize=8)
     if has_gt:
-        axes[1].plot(it, [r["ssim_output"] for r in rows], label="output")
-        axes[1].plot(it, [r["ssim_ema"] for r in rows], label="EMA")
+        scored = [r for r in rows if "ssim_output" in r]  # rows score SSIM only while it is cheap (fit.SSIM_SHARE)
+        axes[1].plot([r["iteration"] for r in scored], [r["ssim_output"] for r in scored], label="output")
+        axes[1].plot([r["iteration"] for r in scored], [r["ssim_ema"] for r in scored], label="EMA")
         axes[1].set(xlabel="iteration", ylabel="SSIM vs GT", title="SSIM" + (" (tile 0)" if len(tiles) > 1 else ""))
         axes[1].legend(fontsize=8)
     for t, tr in per_tile.items():
