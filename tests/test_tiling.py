@@ -44,6 +44,52 @@ def test_tile_plan_follows_the_preset_and_the_caller():
         tile_plan(100, 100, "denoise", tile="big")
 
 
+def test_auto_tiles_an_image_too_big_for_free_memory_and_fits_whole_on_a_gpu(monkeypatch):
+    import torch
+
+    from deepprior import api
+    from deepprior.costs import estimate_memory
+
+    net, fit_cfg = api.build_configs("inpaint", preset="paper")
+    free = estimate_memory(net, 1000, 1000, "bf16") * 2  # room for a 1000 px fit, not for a 4000 x 3000 one
+    monkeypatch.setattr(api, "available_memory", lambda device: free)
+    assert tile_plan(800, 800, "inpaint", workers=1, net=net, precision="bf16") is None
+    (th, tw), overlap = tile_plan(3000, 4000, "inpaint", workers=1, net=net, precision="bf16")
+    assert 900 <= min(th, tw) and max(th, tw) <= 1500 and overlap == 16  # even tiles of at most the fitting side
+    assert estimate_memory(net, th, tw, "bf16") <= api.MEMORY_SHARE * free
+    # Two workers side by side share the memory: smaller tiles.
+    (th2, _), _ = tile_plan(3000, 4000, "inpaint", workers=2, net=net, precision="bf16")
+    assert th2 < th
+    # Not even a 64 px tile fits: no plan, and the memory check will refuse with its message.
+    monkeypatch.setattr(api, "available_memory", lambda device: 1)
+    assert tile_plan(3000, 4000, "inpaint", workers=1, net=net, precision="bf16") is None
+    # On a GPU the fast denoising preset fits the whole image when it fits in memory (steps there are
+    # launch-bound, so small tiles would not be cheaper).
+    fast, _ = api.build_configs("denoise")
+    monkeypatch.setattr(api, "resolve_device", lambda device: torch.device("cuda"))
+    monkeypatch.setattr(api, "available_memory", lambda device: 80 * 2**30)
+    assert tile_plan(512, 512, "denoise", device="cuda", net=fast, precision="bf16") is None
+
+
+def test_restore_tiles_on_its_own_when_memory_is_short(monkeypatch):
+    from deepprior import api
+    from deepprior.config import NetConfig
+    from deepprior.costs import estimate_memory
+
+    small = NetConfig(**{**SMALL, "channels_skip": (4, 4)})
+    free = estimate_memory(small, 64, 64, "fp32") / api.MEMORY_SHARE * 1.01  # a 64 px tile fits, 96 px does not
+    monkeypatch.setattr(api, "available_memory", lambda device: free)
+    gt = smooth_image(96, 96)
+    mask = np.ones((96, 96), bool)
+    mask[40:50, 20:70] = False
+    r = deepprior.restore(gt * mask[..., None], "inpaint", mask=mask, iterations=10, precision="fp32", workers=1,
+                          check_memory=False, **SMALL)
+    assert "tiles" not in r.metrics  # check_memory=False: the caller takes the risk, nothing is planned
+    r = deepprior.restore(gt * mask[..., None], "inpaint", mask=mask, iterations=10, precision="fp32", workers=1,
+                          **SMALL)
+    assert max(r.metrics["tile"]) <= 64 and len(r.metrics["tiles"]) == 4 and r.image.shape == gt.shape
+
+
 def test_parallel_tiles_denoise_reproducibly_and_stream_tagged_rows():
     gt = smooth_image(72, 64)
     noisy = _noisy(gt)

@@ -139,7 +139,8 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
 
     net_cfg, fit_cfg = build_configs(task, scale=scale, preset=preset, **settings)
     h, w = observed.shape[:2]
-    plan = tile_plan(h, w, task, tile=tile, workers=workers, scale=scale, preset=preset, device=device)
+    plan = tile_plan(h, w, task, tile=tile, workers=workers, scale=scale, preset=preset, device=device,
+                     net=net_cfg, precision=fit_cfg.precision)
     if not quiet:
         _announce(net_cfg, fit_cfg, observed, scale, guide_img, device, plan)
     callbacks: list[Any] = []
