@@ -71,6 +71,8 @@ _THIN_SKIP = {**_THIN, "channels_skip": (16, 32, 64, 64, 64)}
 CANDIDATES: dict[str, dict] = {
     "paper": {},
     "fast": {"preset": "fast"},  # the default (denoising: tiles of at most 144 px, one per CPU thread)
+    "paper-eager": {"cuda_graph": False},  # GPU: the paper preset without CUDA graphs
+    "fast-eager": {"preset": "fast", "cuda_graph": False},
     "fast-whole": {"preset": "fast", "tile": None},  # the fast denoising preset in one fit of the whole image
     "fast-halves": {"preset": "fast", "tile": (72, 128), "overlap": 16},  # two tiles of a 128 px crop, side by side
     "fast-ema-warmup": {"preset": "fast", "ema_warmup": True},

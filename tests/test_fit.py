@@ -153,7 +153,7 @@ def test_step_time_is_timed_on_a_proxy_and_scaled_by_pixels(monkeypatch):
 
     def fake_fit(y, op, model, z, cfg, generator):  # 1 s per step on the proxy
         seen.update(shape=tuple(y.shape), iterations=cfg.iterations)
-        return types.SimpleNamespace(history=[{"seconds": 1.0}], seconds=4.0)
+        return types.SimpleNamespace(history=[{"iteration": 1, "seconds": 1.0}], seconds=4.0)
 
     monkeypatch.setattr(importlib.import_module("deepprior.fit"), "fit", fake_fit)
     assert time_step(net, FitConfig(), 3, 480, 960, cpu, proxy=48) == pytest.approx(200.0)

@@ -60,6 +60,7 @@ def time_step(net: NetConfig, fit_cfg: FitConfig, out_channels: int, height: int
     at 24 s for a 4000x3000 photo that then ran at 42 s per step (larger images run slower per pixel, here
     also with memory nearly full).
     """
+    from .cuda_graph import WARMUP_STEPS
     from .fit import fit
     from .operators import make_operator
 
@@ -69,7 +70,12 @@ def time_step(net: NetConfig, fit_cfg: FitConfig, out_channels: int, height: int
     z = (torch.rand((1, net.in_channels, ph, pw), generator=gen, device=device) if net.input == "image"
          else make_input(net, ph, pw, generator=gen, device=device))
     y = torch.rand((1, out_channels, ph, pw), generator=gen, device=device)
-    cfg = replace(fit_cfg, iterations=4, log_every=10**6, save_every=0, stop="none", backtrack=False)
+    # Timed from the first step that runs as it will for the rest of the fit: the second on a CPU, the one after
+    # the CUDA-graph capture on a GPU (the warm-up steps and the capture cost more than a replay).
+    first = WARMUP_STEPS + 1 if device.type == "cuda" else 1
+    cfg = replace(fit_cfg, iterations=first + 3 * (1 + (device.type == "cuda")), log_every=first, save_every=0,
+                  stop="none", backtrack=False)
     result = fit(y, make_operator("identity").to(device), model, z, cfg, generator=gen)
-    per_step = (result.seconds - result.history[0]["seconds"]) / 3  # history[0]: the first step, logged
+    start = next(r["seconds"] for r in result.history if r["iteration"] == first)
+    per_step = (result.seconds - start) / (cfg.iterations - first)
     return per_step * height * width / (ph * pw)
