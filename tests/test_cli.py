@@ -701,3 +701,13 @@ def test_a_bad_tile_size_is_a_usage_error(run, noisy_png):
     for value, why in (("big", "expected auto, none or a size in pixels"), ("8", "at least 16 px")):
         res = run("denoise", noisy_png, "-o", "t.png", "--tile", value)
         assert res.code == 2 and "Invalid value for '--tile': " in res.err and why in res.err, res.err
+        assert res.err.count("\n") == 1 and res.err.startswith("deepprior: error: ")  # one line, no usage block
+
+
+def test_usage_errors_are_one_line_and_a_bare_command_shows_its_help(run, noisy_png):
+    for args, what in ((("denoise", noisy_png, "-o", "t.png", "--bogus"), "No such option '--bogus'"),
+                       (("frobnicate",), "No such command 'frobnicate'"), (("denoise",), "Missing argument")):
+        res = run(*args)
+        assert res.code == 2 and res.err.count("\n") == 1 and what in res.err and "--help" in res.err, res.err
+    res = run("mask")
+    assert res.code == 2 and "Commands:" in res.out + res.err

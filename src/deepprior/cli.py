@@ -192,6 +192,13 @@ def main(argv: list[str] | None = None) -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("deepprior: interrupted before anything was restored", err=True)
         sys.exit(130)
+    except click.UsageError as e:  # a bad option or argument: one line, like every other input error
+        if type(e).__name__ == "NoArgsIsHelpError":  # a bare command name: its help is the answer
+            e.show()
+            sys.exit(e.exit_code)
+        where = e.ctx.command_path if e.ctx is not None else "deepprior"
+        click.echo(f"deepprior: error: {e.format_message()} (see '{where} --help')", err=True)
+        sys.exit(2)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
