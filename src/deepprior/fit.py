@@ -1,7 +1,8 @@
 """The one fitting loop of deepprior: every task runs through :func:`fit` with its own operator.
 
 Read :func:`fit` top to bottom: perturb input -> forward -> EMA -> loss -> (logged step: backtrack check,
-snapshot, metrics, callbacks) -> backward -> step.
+snapshot, metrics, callbacks) -> backward -> step. On CUDA, forward, loss, backward and step run at once as a
+replayed CUDA graph (:mod:`deepprior.cuda_graph`) before the EMA and the logged-step checks; the outcome is the same.
 """
 
 from __future__ import annotations
