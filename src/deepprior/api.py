@@ -141,9 +141,9 @@ def tile_plan(h: int, w: int, task: str, *, tile: int | tuple[int, int] | list[i
         max_side = get_preset(task, scale, preset).tile
         overlap = AUTO_OVERLAP if overlap is None else overlap
         need = workers or worker_slots(dev)
-        # Small tiles side by side pay on CPUs (measured: README, *Speed*). On a GPU a step of the fast net costs
-        # about the same at 144 px as at 256 px (launch-bound: 2.7 ms at 256, 5.1 at 512 on an H200), so there
-        # the whole image is one fit unless it does not fit in memory.
+        # Small tiles side by side pay on CPUs (measured: README, *Speed*). On a GPU steps are launch-bound (the
+        # fast net: 2.7 ms at 256 px, 5.1 ms at 512 on an H200, four times the pixels for twice the time) and
+        # tiles run one after another, so there the whole image is one fit unless it does not fit in memory.
         if max_side is not None and dev.type == "cpu":
             auto = plan_tiles(h * f, w * f, max_side, overlap, min_tiles=need, scale=f)
             return None if auto == (h * f, w * f) else (auto, overlap)
