@@ -38,10 +38,11 @@ COMPILED = {"bf16+channels_last+fused Adam+compile": (True, torch.bfloat16, True
 #: GPU only: half precision with a loss scaler's worth of range (fp16), and float32 with cuDNN's TF32 off (PyTorch
 #: runs float32 convolutions in TF32 by default; the reference code's GPUs of 2018 had no TF32).
 CUDA_VARIANTS = {"fp16+channels_last+fused Adam": (True, torch.float16, False, True)}
-#: GPU only, the fit loop's CUDA graph (deepprior.cuda_graph): name -> (net, graphed), bf16 + channels_last +
-#: fused Adam throughout; "fast net" is the fast denoising preset's thin network.
-GRAPH_VARIANTS = {"default+CUDA graph": ("paper", True), "fast net": ("fast", False),
-                  "fast net+CUDA graph": ("fast", True)}
+#: GPU only, the fit loop's CUDA graph (deepprior.cuda_graph): name -> (net, graphed, autocast dtype), with
+#: channels_last + fused Adam throughout; "fast net" is the fast denoising preset's thin network.
+GRAPH_VARIANTS = {"default+CUDA graph": ("paper", True, torch.bfloat16),
+                  "fp32+channels_last+fused Adam+CUDA graph": ("paper", True, None),
+                  "fast net": ("fast", False, torch.bfloat16), "fast net+CUDA graph": ("fast", True, torch.bfloat16)}
 
 
 def make_step(size: int, channels_last: bool, dtype: torch.dtype | None, device: torch.device,
@@ -130,8 +131,8 @@ def main() -> None:
         steps = {"fp32 reference loop": make_step(size, False, None, device, reference_loop=True)}
         if device.type == "cuda":
             steps["fp32 without TF32"] = make_step(size, False, None, device, tf32=False)
-            steps.update({name: make_step(size, True, torch.bfloat16, device, fused=True, net_preset=net, graphed=gr)
-                          for name, (net, gr) in GRAPH_VARIANTS.items()})
+            steps.update({name: make_step(size, True, dt, device, fused=True, net_preset=net, graphed=gr)
+                          for name, (net, gr, dt) in GRAPH_VARIANTS.items()})
         steps.update({name: make_step(size, cl, dt, device, comp, fused)
                       for name, (cl, dt, comp, fused) in variants.items()})
         warmup: dict[str, float] = {}
