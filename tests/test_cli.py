@@ -646,6 +646,27 @@ def test_the_estimate_before_a_run_counts_tiles_and_time(run, noisy_png):
     assert "3 steps per tile" in line and "GiB of memory" in line
 
 
+def test_the_time_estimate_counts_tiles_fitted_side_by_side_once(run, noisy_png, monkeypatch):
+    import torch
+
+    from deepprior import costs
+
+    threads_seen = []
+
+    def one_second(*args, **kwargs):  # 1 s per step, timed on the threads each tile will get
+        threads_seen.append(torch.get_num_threads())
+        return 1.0
+
+    monkeypatch.setattr(costs, "time_step", one_second)
+    tiny = [a for a in TINY if a != "--quiet"]
+    threads = torch.get_num_threads()
+    for workers, total in (("1", "12 s"), ("2", "6 s")):  # 4 tiles x 3 steps, one or two at a time
+        res = run("denoise", noisy_png, "-o", f"t{workers}.png", "--tile", "32", "--workers", workers, *tiny)
+        line = next(x for x in res.err.splitlines() if x.startswith("fitting"))
+        assert res.code == 0 and line.endswith(f"{total} on cpu"), line
+    assert threads_seen == [threads, max(1, threads // 2)] and torch.get_num_threads() == threads
+
+
 @pytest.mark.parametrize("tiles,first_line", [([], "fitting 40x36"),
                                               (["--tile", "24", "--workers", "2"], "fitting 4 tiles of 24x24")])
 def test_ctrl_c_keeps_the_result_and_the_report(tmp_path, noisy_png, tiles, first_line):

@@ -142,7 +142,7 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
     plan = tile_plan(h, w, task, tile=tile, workers=workers, scale=scale, preset=preset, device=device,
                      net=net_cfg, precision=fit_cfg.precision)
     if not quiet:
-        _announce(net_cfg, fit_cfg, observed, scale, guide_img, device, plan)
+        _announce(net_cfg, fit_cfg, observed, scale, guide_img, device, plan, workers)
     callbacks: list[Any] = []
     if fit_cfg.save_every:
         steps_dir = (report / "steps") if report else output.with_name(output.stem + "_steps")
@@ -183,9 +183,14 @@ def _count_tiles(plan: tuple[tuple[int, int], int] | None, h: int, w: int, scale
 
 
 def _announce(net_cfg: Any, fit_cfg: Any, observed: Any, scale: int | None, guide_img: Any, device: str,
-              plan: tuple[tuple[int, int], int] | None) -> None:
+              plan: tuple[tuple[int, int], int] | None, workers: int | None = None) -> None:
     """Before a run: its size, cost per step, memory and time, so a user knows what they started."""
+    import math
+
+    import torch
+
     from .costs import time_step
+    from .tiling import default_workers
 
     h, w, c = observed.shape
     tiles = _count_tiles(plan, h, w, scale)
@@ -195,16 +200,22 @@ def _announce(net_cfg: Any, fit_cfg: Any, observed: Any, scale: int | None, guid
         h, w = min(h, plan[0][0]), min(w, plan[0][1])
     if guide_img is not None:
         net_cfg = replace(net_cfg, input_channels=guide_img.shape[2])
+    threads = torch.get_num_threads()
     try:
         dev = resolve_device(device)
+        at_once = min(tiles, workers) if workers else default_workers(tiles, dev)
         flops = estimate_step_flops(net_cfg, c, h, w)
+        # Timed on the threads each tile will get: tiles side by side share the CPU's threads.
+        torch.set_num_threads(max(1, threads // at_once))
         seconds = time_step(net_cfg, fit_cfg, c, h, w, dev)
     except Exception:  # too small for the net, or no such device: restore() reports it properly
         return
+    finally:
+        torch.set_num_threads(threads)
     mem = estimate_memory(net_cfg, h, w, resolve_precision(fit_cfg.precision, dev))
     bound = "up to " if fit_cfg.stop == "auto" else ""
     what = f"{tiles} tiles of {w}x{h}" if tiles > 1 else f"{w}x{h}"
-    total = seconds * fit_cfg.iterations * tiles
+    total = seconds * fit_cfg.iterations * math.ceil(tiles / at_once)
     click.echo(f"fitting {what}: about {flops / 1e9:.0f} GFLOP and {seconds:.2g} s per step, "
                f"{mem / 2**30:.1f} GiB of memory; {bound}{fit_cfg.iterations} steps"
                f"{' per tile' if tiles > 1 else ''}, {bound}{_duration(total)} on {dev}", err=True)
