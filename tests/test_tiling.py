@@ -57,9 +57,10 @@ def test_auto_tiles_an_image_too_big_for_free_memory_and_fits_whole_on_a_gpu(mon
     (th, tw), overlap = tile_plan(3000, 4000, "inpaint", workers=1, net=net, precision="bf16")
     assert 900 <= min(th, tw) and max(th, tw) <= 1500 and overlap == 16  # even tiles of at most the fitting side
     assert estimate_memory(net, th, tw, "bf16") <= api.MEMORY_SHARE * free
-    # Two workers side by side share the memory: smaller tiles.
+    # Two workers side by side share the memory: smaller tiles; one fit of the whole image still gets it all.
     (th2, _), _ = tile_plan(3000, 4000, "inpaint", workers=2, net=net, precision="bf16")
     assert th2 < th
+    assert tile_plan(1000, 1000, "inpaint", workers=2, net=net, precision="bf16") is None
     # Not even a 64 px tile fits: no plan, and the memory check will refuse with its message.
     monkeypatch.setattr(api, "available_memory", lambda device: 1)
     assert tile_plan(3000, 4000, "inpaint", workers=1, net=net, precision="bf16") is None

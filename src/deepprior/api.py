@@ -167,15 +167,16 @@ MEMORY_SHARE = 0.8
 
 
 def memory_side(net: NetConfig, h: int, w: int, precision: str, device: torch.device, workers: int = 1) -> int | None:
-    """None when an h x w fit (``workers`` of them at once) fits in ``device``'s free memory; else the largest
-    square tile side (a multiple of 32, at least 64) that does, or None when even that does not (the memory
-    check then refuses the image)."""
+    """None when one h x w fit fits in ``device``'s free memory; else the largest square tile side (a multiple of
+    32, at least 64) of which ``workers`` fits at once do, or None when even that does not (the memory check then
+    refuses the image)."""
     from .fit import resolve_precision
 
     prec = resolve_precision(precision, device)
-    budget = MEMORY_SHARE * available_memory(device) / max(1, workers)
-    if estimate_memory(net, h, w, prec) <= budget:
+    free = MEMORY_SHARE * available_memory(device)
+    if estimate_memory(net, h, w, prec) <= free:
         return None
+    budget = free / max(1, workers)
     side = (min(max(h, w), 8192) // 32) * 32
     while side > 64 and estimate_memory(net, side, side, prec) > budget:
         side -= 32

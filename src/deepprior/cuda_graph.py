@@ -1,8 +1,8 @@
 """One fitting step (forward, loss, backward, Adam update) captured as a CUDA graph and replayed.
 
 Why: on a GPU a DIP step is a few hundred small kernels, and launching them from Python costs more than running
-them. On a lent H200 the paper's network took 19 ms per step at 256 px and 21 ms at 512 px (bf16, eager): the
-time hardly depends on the image size, so the launches, not the arithmetic, set the pace. A replayed graph
+them. On a lent H200 the paper's network took 18-21 ms per step at both 256 and 512 px (bf16, eager, two runs):
+the time hardly depends on the image size, so the launches, not the arithmetic, set the pace. A replayed graph
 launches the whole step at once and computes exactly what the eager step computes.
 
 The caller fills the graph's inputs in place before each replay (the input perturbation is drawn outside the
