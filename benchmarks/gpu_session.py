@@ -100,7 +100,7 @@ def stages(data: pathlib.Path, out: pathlib.Path, device: str) -> list[tuple[str
         ("ttq_denoise_512", 170, [py, ttq, "--task", "denoise", "--images", "F16-512", "--paper-iters", "3000",
                                   "--max-iters", "3000", "--candidates", "paper", "fast", *common,
                                   "--out", str(out / "ttq_denoise_512.json")]),
-        ("ttq_denoise_256", 90, [py, ttq, "--task", "denoise", "--images", "F16-256", "--paper-iters", "3000",
+        ("ttq_denoise_256", 120, [py, ttq, "--task", "denoise", "--images", "F16-256", "--paper-iters", "3000",
                                  "--max-iters", "3000", "--candidates", "paper", "fast", "fast-eager",
                                  *common, "--out", str(out / "ttq_denoise_256.json")]),
         ("ttq_inpaint_256", 90, [py, ttq, "--task", "inpaint", "--images", "kate-256", "--paper-iters", "4000",
