@@ -6,6 +6,11 @@ what is left of a wall-time budget so that a short lease still returns every fin
 DATA holds the shared images at their usual paths (dip/denoising/F16_GT.png, dip/inpainting/kate*.png). Each
 stage writes its own JSON under OUTDIR as it goes; the last lines printed are a short table. On a machine without
 CUDA, ``--device cpu --smoke-only`` runs the smoke stage on the CPU (how the script itself is checked).
+
+How the 2026-11-26 lease ran it (an H200 whose Python had PyTorch 2.11 and everything else but PyWavelets): copy
+the three images into an ignored ``.gpu_data/`` and a PyWavelets wheel for CPython 3.12 into an ignored ``.whl/``,
+carry both, and run ``pip install --no-index --no-deps --target /tmp/site .whl/*.whl;
+PYTHONPATH=$PWD/src:/tmp/site python3 benchmarks/gpu_session.py --data .gpu_data --out $OUT --budget 560``.
 """
 
 from __future__ import annotations
