@@ -8,12 +8,9 @@ import pytest
 import torch
 
 import deepprior
-from deepprior.config import FitConfig, NetConfig
 from deepprior.cuda_graph import WARMUP_STEPS
-from deepprior.nets import build_net, make_input
-from deepprior.operators import Identity
 from helpers import SMALL, smooth_image
-from test_fit import _noisy, _Sabotage
+from test_fit import _noisy, sabotaged_fit
 
 fit_module = importlib.import_module("deepprior.fit")  # the module; ``deepprior.fit`` is the function
 
@@ -65,13 +62,7 @@ def test_graph_path_computes_what_the_eager_loop_computes(eager_graph, extra):
 
 
 def test_graph_path_backtracks_and_captures_again(eager_graph):
-    gt = smooth_image(32, 32)
-    y = torch.from_numpy(_noisy(gt)).permute(2, 0, 1)[None]
-    cfg = NetConfig(**SMALL)
-    net = _Sabotage(build_net("skip", cfg, 3, generator=torch.Generator().manual_seed(0)), at=60)
-    z = make_input(cfg, 32, 32, generator=torch.Generator().manual_seed(0), device=torch.device("cpu"))
-    fit_cfg = FitConfig(iterations=100, log_every=10, backtrack_window=1000)
-    res = deepprior.fit(y, Identity(), net, z, fit_cfg, generator=torch.Generator().manual_seed(0))
+    res = sabotaged_fit()
     (g,) = eager_graph
     assert g.resets == 1 and res.cuda_graph
     assert len(res.events) == 1 and res.events[0].restored_iteration == 50

@@ -95,7 +95,8 @@ class _Sabotage(torch.nn.Module):
         return self.net(z)
 
 
-def test_backtracking_recovers_from_a_blowup_in_the_loop():
+def sabotaged_fit():
+    """100 steps of a denoising fit whose weights are wrecked at step 60 (logged every 10 steps)."""
     from deepprior.config import FitConfig, NetConfig
     from deepprior.nets import build_net, make_input
     from deepprior.operators import Identity
@@ -106,7 +107,11 @@ def test_backtracking_recovers_from_a_blowup_in_the_loop():
     net = _Sabotage(build_net("skip", cfg, 3, generator=torch.Generator().manual_seed(0)), at=60)
     z = make_input(cfg, 32, 32, generator=torch.Generator().manual_seed(0), device=torch.device("cpu"))
     fit_cfg = FitConfig(iterations=100, log_every=10, backtrack_window=1000)
-    res = deepprior.fit(y, Identity(), net, z, fit_cfg, generator=torch.Generator().manual_seed(0))
+    return deepprior.fit(y, Identity(), net, z, fit_cfg, generator=torch.Generator().manual_seed(0))
+
+
+def test_backtracking_recovers_from_a_blowup_in_the_loop():
+    res = sabotaged_fit()
     assert len(res.events) == 1 and res.events[0].iteration == 60 and res.events[0].restored_iteration == 50
     losses = {row["iteration"]: row["loss"] for row in res.history if not row["event"]}
     assert losses[100] < 1.5 * losses[50]  # back on track after the restore
