@@ -85,6 +85,24 @@ def test_a_refused_capture_falls_back_to_eager_steps(eager_graph, monkeypatch):
     np.testing.assert_allclose(r.output, eager.output, atol=1e-5)
 
 
+def test_the_cli_says_when_a_capture_was_refused(eager_graph, monkeypatch, tmp_path, capsys):
+    from PIL import Image
+
+    from deepprior.cli import main
+
+    def refuse(self):
+        raise RuntimeError("CUDA error: operation failed due to a previous error during capture")
+
+    monkeypatch.setattr(EagerGraph, "step", refuse)
+    Image.fromarray((_noisy(smooth_image(32, 32)) * 255).astype(np.uint8)).save(tmp_path / "in.png")
+    main(["denoise", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--iters", "5", "--quiet",
+          "--tile", "none", "--channels-down", "16,16", "--channels-up", "16,16", "--channels-skip", "4,4",
+          "--input-channels", "8"])
+    err = capsys.readouterr().err
+    assert "note: CUDA refused to capture the step as a graph (CUDA error: operation failed" in err
+    assert (tmp_path / "out.png").exists()
+
+
 def test_cpu_ignores_the_option():
     r = deepprior.restore(_noisy(smooth_image(32, 32)), "denoise", iterations=5, cuda_graph=True, tile=None,
                           **SMALL)

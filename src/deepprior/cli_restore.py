@@ -250,3 +250,6 @@ def _summary(result: Restoration, output: pathlib.Path, report: pathlib.Path | N
                    f"{m['workers']} at a time)")
     if m["backtracks"]:
         click.echo(f"backtracking undid {m['backtracks']} loss blow-up(s); see history.csv")
+    if m.get("cuda_graph_error"):
+        click.echo(f"note: CUDA refused to capture the step as a graph ({m['cuda_graph_error']}); the run went on "
+                   f"with eager steps, which are slower", err=True)
