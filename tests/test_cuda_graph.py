@@ -61,6 +61,12 @@ def test_graph_path_computes_what_the_eager_loop_computes(eager_graph, extra):
     assert [r["iteration"] for r in graphed.history] == [r["iteration"] for r in eager.history]
 
 
+def test_a_tiled_run_reports_whether_its_tiles_ran_as_graphs(eager_graph):
+    r = deepprior.restore(_noisy(smooth_image(64, 64)), "denoise", iterations=6, tile=40, workers=1, **SMALL)
+    assert len(eager_graph) == len(r.metrics["tiles"]) == 4
+    assert r.metrics["cuda_graph"] is True and r.metrics["cuda_graph_error"] is None
+
+
 def test_graph_path_backtracks_and_captures_again(eager_graph):
     res = sabotaged_fit()
     (g,) = eager_graph
@@ -101,6 +107,9 @@ def test_the_cli_says_when_a_capture_was_refused(eager_graph, monkeypatch, tmp_p
     err = capsys.readouterr().err
     assert "note: CUDA refused to capture the step as a graph (CUDA error: operation failed" in err
     assert (tmp_path / "out.png").exists()
+    # A tiled run reports it too (the first error of its tiles).
+    r = deepprior.restore(_noisy(smooth_image(64, 64)), "denoise", iterations=5, tile=40, workers=1, **SMALL)
+    assert r.metrics["cuda_graph"] is False and r.metrics["cuda_graph_error"].startswith("CUDA error: operation")
 
 
 def test_cpu_ignores_the_option():

@@ -210,7 +210,8 @@ def restore_tiled(image: np.ndarray, task: str = "denoise", *, tile: int | tuple
     weights: list[np.ndarray] = []
     # The input's share of the stitched curve (tiles without snapshots); only kept with a ground truth.
     skipped = np.zeros((out_h, out_w, c) if ground_truth is not None else (0, 0, c), np.float32)
-    state: dict[str, Any] = {"next": 0, "fitted": 0, "backtracks": 0, "config": {}, "chosen": "ema"}
+    state: dict[str, Any] = {"next": 0, "fitted": 0, "backtracks": 0, "config": {}, "chosen": "ema",
+                             "graphed": [], "graph_error": None}
 
     def blend(n: int, r: Any) -> None:
         """Add tile ``n`` (None: skipped, it keeps the corrupted input) to the sums."""
@@ -236,6 +237,8 @@ def restore_tiled(image: np.ndarray, task: str = "denoise", *, tile: int | tuple
         history.extend({"tile": n, **row} for row in r.history)
         state["fitted"] += 1
         state["backtracks"] += r.metrics["backtracks"]
+        state["graphed"].append(r.metrics["cuda_graph"])
+        state["graph_error"] = state["graph_error"] or r.metrics["cuda_graph_error"]
         tiles.append({"tile": n, "y": y0 * f, "x": x0 * f, "iterations": r.metrics["iterations"],
                       "stopped_by": ("interrupted" if stop.is_set() and r.metrics["stopped_by"] == "callback"
                                      else r.metrics["stopped_by"]),
@@ -284,7 +287,9 @@ def restore_tiled(image: np.ndarray, task: str = "denoise", *, tile: int | tuple
                          "iterations": sum(t["iterations"] for t in tiles),
                          "seconds": round(time.perf_counter() - start, 3), "result": chosen,
                          "stopped_by": "interrupted" if stop.is_set() else "tiles", "backtracks": backtracks,
-                         "device": config["device"], "seed": config["seed"]}
+                         "device": config["device"], "seed": config["seed"],
+                         "cuda_graph": bool(state["graphed"]) and all(state["graphed"]),
+                         "cuda_graph_error": state["graph_error"]}
     if ground_truth is not None:
         for k in ("output", "ema", "best"):
             m[k] = {"gt": metrics.scores(metrics.quantize(images[k]), ground_truth)}
