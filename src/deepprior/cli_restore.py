@@ -5,11 +5,13 @@ Every check that can fail runs before the fit starts, so a bad input writes noth
 
 from __future__ import annotations
 
+import math
 import pathlib
 import threading
 from typing import Any
 
 import click
+import torch
 from tqdm import tqdm
 
 from .api import Restoration, build_configs, resolve_device, restore, tile_plan
@@ -185,10 +187,6 @@ def _count_tiles(plan: tuple[tuple[int, int], int] | None, h: int, w: int, scale
 def _announce(net_cfg: Any, fit_cfg: Any, observed: Any, scale: int | None, guide_img: Any, device: str,
               plan: tuple[tuple[int, int], int] | None, workers: int | None = None) -> None:
     """Before a run: its size, cost per step, memory and time, so a user knows what they started."""
-    import math
-
-    import torch
-
     from .costs import time_step
     from .tiling import default_workers
 

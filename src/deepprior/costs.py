@@ -72,9 +72,8 @@ def time_step(net: NetConfig, fit_cfg: FitConfig, out_channels: int, height: int
     y = torch.rand((1, out_channels, ph, pw), generator=gen, device=device)
     # Timed from the first step that runs as it will for the rest of the fit: the second on a CPU, the one after
     # the CUDA-graph capture on a GPU (the warm-up steps and the capture cost more than a replay).
-    first = WARMUP_STEPS + 1 if device.type == "cuda" else 1
-    cfg = replace(fit_cfg, iterations=first + 3 * (1 + (device.type == "cuda")), log_every=first, save_every=0,
-                  stop="none", backtrack=False)
+    first, timed = (WARMUP_STEPS + 1, 6) if device.type == "cuda" else (1, 3)
+    cfg = replace(fit_cfg, iterations=first + timed, log_every=first, save_every=0, stop="none", backtrack=False)
     result = fit(y, make_operator("identity").to(device), model, z, cfg, generator=gen)
     start = next(r["seconds"] for r in result.history if r["iteration"] == first)
     per_step = (result.seconds - start) / (cfg.iterations - first)
