@@ -387,6 +387,14 @@ def test_inpaint(run, tmp_path, noisy_png, mask_png):
     res = run("inpaint", noisy_png, "--mask", mask_png, "-o", "out.png", *TINY)
     assert res.code == 0, res.err
     assert image_info(tmp_path / "out.png") == (SIZE, "RGB")
+    # The fast preset writes the known pixels as they were read; --no-keep-measured writes the network's output.
+    assert "known pixels kept" in res.out
+    known = np.asarray(Image.open(tmp_path / mask_png)) > 127
+    given, out = np.asarray(Image.open(noisy_png)), np.asarray(Image.open(tmp_path / "out.png"))
+    assert np.array_equal(out[known], given[known]) and not np.array_equal(out[~known], given[~known])
+    res = run("inpaint", noisy_png, "--mask", mask_png, "-o", "own.png", "--no-keep-measured", *TINY)
+    assert res.code == 0 and "known pixels kept" not in res.out
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "own.png"))[known], given[known])
 
 
 def test_fill(run, tmp_path, noisy_png, mask_png):

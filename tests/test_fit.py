@@ -189,8 +189,14 @@ def test_fast_and_paper_presets():
     assert fast.source.startswith("fast:")
     inpaint = get_preset("inpaint")  # fit settings and net settings both change
     assert inpaint.net.channels_skip == (16, 32, 64, 64, 64) and (inpaint.fit.loss, inpaint.fit.lr) == ("rmse", 0.02)
-    fill = get_preset("fill")  # only the loss changes
+    fill = get_preset("fill")  # the network stays
     assert fill.net == get_preset("fill", variant="paper").net and fill.fit.loss == "rmse"
+    assert get_preset("reconstruct").net.channels_down == (16, 32, 64, 64, 64)
+    assert (inpaint.fit.iterations, get_preset("inpaint", variant="paper").fit.iterations) == (1500, 6000)
+    # Noise-free masks: the fast presets return the known pixels as measured; the paper returns its net's output.
+    assert all(get_preset(t).fit.keep_measured and not get_preset(t, variant="paper").fit.keep_measured
+               for t in ("inpaint", "fill", "reconstruct"))
+    assert not get_preset("denoise").fit.keep_measured
     assert get_preset("flash") == get_preset("flash", variant="paper")  # no measured fast variant yet
     assert get_preset("superres", scale=8).fit.reg_noise_std == 0.05
     with pytest.raises(InputError, match="unknown preset"):

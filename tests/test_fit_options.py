@@ -124,3 +124,33 @@ def test_input_noise_ramp_starts_from_its_start_factor():
                        run(20, reg_noise_std=0.1))
     with pytest.raises(InputError, match="ramp"):
         FitConfig(reg_noise_ramp=-1)
+
+
+def test_keep_measured_returns_known_pixels_as_measured_and_scores_the_network_on_them():
+    gt = smooth_image(40, 40)
+    known = np.random.default_rng(3).random((40, 40)) > 0.5
+    obs = gt * known[..., None]
+    common = dict(mask=known, ground_truth=gt, preset="paper", iterations=30, log_every=10, seed=0, **SMALL)
+    plain = deepprior.restore(obs, "reconstruct", **common)
+    seen = []
+    kept = deepprior.restore(obs, "reconstruct", keep_measured=True, callbacks=[lambda r: seen.append(r.ema)],
+                             **common)
+    assert len(seen) == 4 and all(torch.equal(e[0, :, torch.from_numpy(known)],
+                                              torch.from_numpy(obs[known]).T) for e in seen)
+    # The same fit: the network's own images and their scores against the observation do not change.
+    assert kept.metrics["kept_measured"] and not plain.metrics["kept_measured"]
+    assert kept.metrics["ema"]["observation"] == plain.metrics["ema"]["observation"]
+    assert np.isfinite(kept.metrics["ema"]["observation"]["psnr"])
+    for k in ("output", "ema", "best"):
+        img = getattr(kept, k)
+        np.testing.assert_array_equal(img[known], obs[known])
+        np.testing.assert_array_equal(img[~known], getattr(plain, k)[~known])
+        assert kept.metrics[k]["gt"]["psnr"] > plain.metrics[k]["gt"]["psnr"]
+    # The history sees the images as returned too.
+    assert [r["psnr_ema"] > p["psnr_ema"] for r, p in zip(kept.history, plain.history)] == [True] * len(plain.history)
+    # Denoising measures no pixel exactly: the option changes nothing there.
+    noisy = _noisy(gt)
+    a = deepprior.restore(noisy, "denoise", tile=None, iterations=20, seed=0, keep_measured=True, **SMALL)
+    b = deepprior.restore(noisy, "denoise", tile=None, iterations=20, seed=0, **SMALL)
+    np.testing.assert_array_equal(a.image, b.image)
+    assert not a.metrics["kept_measured"]

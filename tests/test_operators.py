@@ -36,3 +36,15 @@ def test_mask_buffer_moves_with_module_and_checks_size():
         Mask(torch.ones(1, 4, 6))
     with pytest.raises(InputError, match="unknown operator"):
         make_operator("blur")
+
+
+def test_keep_measured_takes_known_pixels_from_the_observation_only_for_masks():
+    g = torch.Generator().manual_seed(1)
+    m = (torch.rand(9, 11, generator=g) > 0.5).float()
+    op = Mask(m)
+    x, y = torch.rand(1, 3, 9, 11, generator=g), torch.rand(1, 3, 9, 11, generator=g)
+    kept = op.keep_measured(x, op(y))
+    assert op.keeps_pixels and not Identity.keeps_pixels
+    assert torch.equal(kept[0, :, m == 1], y[0, :, m == 1])
+    assert torch.equal(kept[0, :, m == 0], x[0, :, m == 0])
+    assert torch.equal(Identity().keep_measured(x, y), x)  # a noisy copy fixes no pixel

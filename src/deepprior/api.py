@@ -272,12 +272,15 @@ def restore_whole(
 
     result = fit(y, operator, model, z, fit_cfg, generator=gen_dev, ground_truth=gt, callbacks=callbacks)
 
-    images = {k: from_tensor(result.image(k)) for k in ("output", "ema", "best")}
+    fitted = {k: from_tensor(result.image(k)) for k in ("output", "ema", "best")}
+    kept = fit_cfg.keep_measured and operator.keeps_pixels
+    images = {k: from_tensor(operator.keep_measured(result.image(k), y)) for k in fitted} if kept else fitted
     baseline = bicubic_upsample(y_np, scale) if task == "superres" else y_np
     config = {"task": task, "seed": seed, "device": str(dev), "net_name": "skip", "preset": preset_name,
               "preset_source": preset.source,
               "scale": scale, "net": to_dict(net_cfg), "fit": to_dict(fit_cfg), "image_size": [w, h, c]}
-    summary = summarize(task, result, images, y, operator, gt_np, baseline, seed, str(dev), fit_cfg.result)
+    summary = summarize(task, result, images, y, operator, gt_np, baseline, seed, str(dev), fit_cfg.result,
+                        fitted=fitted if kept else None)
     return Restoration(image=images[fit_cfg.result], result=fit_cfg.result, history=result.history,
                        metrics=summary, config=config, fit=result, baseline=baseline,
                        ground_truth=gt_np, **images)
@@ -319,11 +322,13 @@ def _centre_crop(img: np.ndarray, h: int, w: int, slack: int) -> np.ndarray:
 
 def summarize(task: str, result: FitResult, images: dict[str, np.ndarray], observation: torch.Tensor,
               operator: Any, gt: np.ndarray | None, baseline: np.ndarray, seed: int, device: str,
-              chosen: str) -> dict[str, Any]:
+              chosen: str, fitted: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """The content of ``metrics.json``: run facts and 8-bit scores of each image against GT and observation.
 
     ``input`` scores the corrupted input at the result's size (for super-resolution: its bicubic upsampling,
     also under ``bicubic``); super-resolution adds the paper's ``psnr_y`` to every ground-truth entry.
+    ``fitted``: the network's own images where ``images`` kept the measured pixels; the scores against the
+    observation judge those (the kept images match it by construction).
     """
     obs_np = from_tensor(observation)
     known = None if operator.known is None else from_tensor(operator.known.expand_as(observation)) > 0.5
@@ -334,6 +339,7 @@ def summarize(task: str, result: FitResult, images: dict[str, np.ndarray], obser
         "stopped_by": result.stopped_by, "result": chosen,
         "best_iteration": result.best_iteration, "backtracks": len(result.events),
         "stop_rule": result.stop_rule or None, "stop_iteration": result.stop_iteration or None,
+        "kept_measured": fitted is not None,
     }
     rows = [r for r in result.history if "psnr_output" in r]
     if rows:
@@ -350,7 +356,8 @@ def summarize(task: str, result: FitResult, images: dict[str, np.ndarray], obser
     for name, img in images.items():
         q = metrics.quantize(img)
         with torch.no_grad():
-            seen = from_tensor(operator(to_tensor(q, device=observation.device)))
+            own = q if fitted is None else metrics.quantize(fitted[name])
+            seen = from_tensor(operator(to_tensor(own, device=observation.device)))
         entry = {"observation": metrics.scores(seen, obs_np, known)}
         if gt is not None:
             entry["gt"] = vs_gt(q)

@@ -124,6 +124,10 @@ def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
                           "inputs, off for masks and super-resolution)."),
         click.option("--tv", "tv_weight", type=click.FloatRange(min=0), help="Weight of a total-variation term."),
         click.option("--loss", type=click.Choice(["mse", "rmse"]), help="Data term (rmse: its square root)."),
+        click.option("--keep-measured/--no-keep-measured", "keep_measured", default=None,
+                     help="Mask tasks: take the known pixels from the input as they are, so the network fills only "
+                          "the missing ones (default: on for the fast preset; use --no-keep-measured for a noisy "
+                          "input)."),
         click.option("--freeze-convs/--train-convs", "freeze_convs", default=None,
                      help="Keep convolutions at their random weights (Deep Random Projector)."),
         click.option("--train-input/--fixed-input", "train_input", default=None,

@@ -26,7 +26,7 @@ from .report import REPORT_FILES, write_report
 
 _FIT_OPTIONS = ("iterations", "lr", "save_every", "log_every", "reg_noise_std", "ema_weight", "ema_warmup",
                 "result", "precision", "backtrack", "noise_sigma", "tv_weight", "loss", "compile", "cuda_graph",
-                "train_input", "stop_peak", "reg_noise_start", "reg_noise_ramp")
+                "train_input", "stop_peak", "reg_noise_start", "reg_noise_ramp", "keep_measured")
 _NET_OPTIONS = ("channels_down", "channels_up", "channels_skip", "kernel_down", "kernel_up", "upsample",
                 "downsample", "padding", "input_channels", "freeze_convs", "input_norm")
 
@@ -246,6 +246,9 @@ def _summary(result: Restoration, output: pathlib.Path, report: pathlib.Path | N
         th, tw = m["tile"]
         click.echo(f"restored in {len(m['tiles'])} tiles of {tw}x{th} px (overlap {m['overlap']} px, "
                    f"{m['workers']} at a time)")
+    if m.get("kept_measured"):
+        click.echo("known pixels kept as in the input; the network filled the missing ones (--no-keep-measured: "
+                   "its output everywhere)")
     if m["backtracks"]:
         click.echo(f"backtracking undid {m['backtracks']} loss blow-up(s); see history.csv")
     if m.get("cuda_graph_error"):

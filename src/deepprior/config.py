@@ -201,6 +201,13 @@ class FitConfig:
     tv_weight : float
         Weight of an anisotropic total-variation term on the output (mean absolute difference of neighbours);
         smooths the result and slows overfitting. 0 = off (paper).
+    keep_measured : bool
+        Return the measured pixels of a mask task as measured: the images handed back (and scored against a
+        ground truth in the history) take the known pixels from the observation and only the missing ones from
+        the network (:meth:`deepprior.operators.Operator.keep_measured`; other operators measure no pixel
+        exactly and are unaffected). Right for noise-free masks, where the known pixels are the answer; it does
+        not change the fit. Scores against the observation still judge the network's own output. The paper
+        returns the network's output (off); the ``fast`` mask presets turn it on.
     """
 
     iterations: int = 3000
@@ -232,6 +239,7 @@ class FitConfig:
     train_input: bool = False
     loss: str = "mse"
     tv_weight: float = 0.0
+    keep_measured: bool = False
 
     def __post_init__(self) -> None:
         if self.iterations < 1:

@@ -31,7 +31,8 @@ class StepRecord:
     """What a callback sees at a logged step.
 
     ``row`` is the history row (iteration, seconds, loss, lr, metrics, event). ``output`` and ``ema`` are the
-    current images (1, C, H, W), valid during the call only. ``save`` is true on ``save_every`` steps.
+    current images (1, C, H, W) as the run will return them (``FitConfig.keep_measured`` applied), valid during
+    the call only. ``save`` is true on ``save_every`` steps.
     """
 
     row: dict[str, float | int | str]
@@ -49,7 +50,9 @@ class FitResult:
     """The outcome of :func:`fit`: the three candidate images, the history and why the run stopped.
 
     ``best`` is the snapshot chosen without a ground truth (``best_by``); ``stop_rule`` / ``stop_iteration``
-    say whether and when the automatic rule fired (also when ``stop="none"`` let the run go on).
+    say whether and when the automatic rule fired (also when ``stop="none"`` let the run go on). The images are
+    the network's own, before ``FitConfig.keep_measured`` (which the history's ground-truth scores and the
+    callbacks' images already include; :func:`deepprior.api.restore_whole` applies it to the result).
     """
 
     output: torch.Tensor
@@ -147,6 +150,10 @@ def fit(
     obs_np = _np(observation)
     known_np = None if known is None else _np(known.expand_as(observation)) > 0.5
 
+    def shown(img: torch.Tensor) -> torch.Tensor:
+        """An image as the user gets it: with the measured pixels kept, when the config asks for that."""
+        return operator.keep_measured(img, observation) if cfg.keep_measured else img
+
     ema, best, variance = OutputEMA(cfg.ema_weight, cfg.ema_warmup), BestSnapshot(), OutputVariance()
     lag = round(1 / (1 - cfg.ema_weight)) if cfg.ema_weight > 0 else 0
     noise_var = cfg.noise_sigma**2 if cfg.noise_sigma else None
@@ -223,13 +230,13 @@ def fit(
                 # 512 px it costs 0.24 s per row on the CPU, more than ten replayed steps of the paper's net.
                 with_ssim = gt_np is not None and ssim_seconds <= SSIM_SHARE * (time.perf_counter() - start)
                 t_metrics = time.perf_counter()
-                row.update(_log_metrics(out, ema_now, operator, obs_np, known_np, gt_np, with_ssim))
+                row.update(_log_metrics(out, ema_now, operator, obs_np, known_np, gt_np, with_ssim, shown))
                 ssim_seconds += (time.perf_counter() - t_metrics) if with_ssim else 0.0
                 history.append(row)
                 reason = stopper.decide(it, row["variance"], row["psnr_obs_ema"], ema_now, loss_value)
                 if reason:
                     row["event"] = f"auto-stop rule: {reason}"
-                record = StepRecord(row, out.detach(), ema_now, save)
+                record = StepRecord(row, shown(out.detach()), shown(ema_now), save)
                 if any([bool(cb(record)) for cb in callbacks]):
                     stopped_by = "callback"
                     break
@@ -276,14 +283,16 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 
 def _log_metrics(out: torch.Tensor, ema: torch.Tensor, operator: Operator, obs: np.ndarray,
-                 known: np.ndarray | None, gt: np.ndarray | None, with_ssim: bool = True) -> dict[str, float]:
-    """Scores for one history row: against the observation (measured values) and the ground truth."""
+                 known: np.ndarray | None, gt: np.ndarray | None, with_ssim: bool = True,
+                 shown: Callable[[torch.Tensor], torch.Tensor] = lambda t: t) -> dict[str, float]:
+    """Scores for one history row: the network's images against the observation (measured values), and the
+    images as the user gets them (``shown``) against the ground truth."""
     row: dict[str, float] = {}
     with torch.no_grad():
         for name, img in (("output", out), ("ema", ema)):
             row[f"psnr_obs_{name}"] = metrics.psnr(_np(operator(img)), obs, known)
             if gt is not None:
-                x = _np(img)
+                x = _np(shown(img))
                 err = metrics.mse(x, gt)
                 row.update({f"psnr_{name}": metrics.psnr_from_mse(err), f"mse_{name}": err})
                 if with_ssim:

@@ -35,6 +35,9 @@ def apply_mask(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class Operator(nn.Module):
     """Base class: ``forward(x)`` is ``A(x)``; ``known`` marks the measured values the loss compares."""
 
+    #: Whether some pixels are observed as they are (see :meth:`keep_measured`).
+    keeps_pixels = False
+
     def __init__(self) -> None:
         super().__init__()
         # A buffer even when None, so subclasses assign it and .to(device) moves it.
@@ -47,6 +50,14 @@ class Operator(nn.Module):
     def out_size(self, height: int, width: int) -> tuple[int, int]:
         """Size of the image the network must produce for an observation of ``height`` x ``width``."""
         return height, width
+
+    def keep_measured(self, x: torch.Tensor, observation: torch.Tensor) -> torch.Tensor:
+        """``x`` with the values the operator measures exactly replaced by the observation's.
+
+        Only an operator that observes some pixels as they are (``keeps_pixels``: :class:`Mask`) has such
+        values; the others return ``x`` unchanged (a blur or a noisy copy fixes no pixel of the image).
+        """
+        return x
 
 
 class Identity(Operator):
@@ -65,6 +76,8 @@ class Mask(Operator):
         (H, W) mask, 1 = known, 0 = missing. Stored as a (1, 1, H, W) float buffer.
     """
 
+    keeps_pixels = True
+
     def __init__(self, mask: torch.Tensor) -> None:
         super().__init__()
         if mask.ndim != 2:
@@ -76,6 +89,11 @@ class Mask(Operator):
             raise InputError(f"mask is {self.known.shape[-1]}x{self.known.shape[-2]} but the image is "
                              f"{x.shape[-1]}x{x.shape[-2]}")
         return apply_mask(x, self.known)
+
+    def keep_measured(self, x: torch.Tensor, observation: torch.Tensor) -> torch.Tensor:
+        """The known pixels from ``observation``, the missing ones from ``x`` (noise-free masks: the known
+        pixels are the answer, so only the missing ones are the network's to fill)."""
+        return torch.where(self.known > 0.5, observation.to(x.dtype), x)
 
 
 def lanczos_kernel(factor: int, support: int = 2) -> torch.Tensor:

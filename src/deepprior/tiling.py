@@ -211,7 +211,7 @@ def restore_tiled(image: np.ndarray, task: str = "denoise", *, tile: int | tuple
     # The input's share of the stitched curve (tiles without snapshots); only kept with a ground truth.
     skipped = np.zeros((out_h, out_w, c) if ground_truth is not None else (0, 0, c), np.float32)
     state: dict[str, Any] = {"next": 0, "fitted": 0, "backtracks": 0, "config": {}, "chosen": "ema",
-                             "graphed": [], "graph_error": None}
+                             "graphed": [], "graph_error": None, "kept": False}
 
     def blend(n: int, r: Any) -> None:
         """Add tile ``n`` (None: skipped, it keeps the corrupted input) to the sums."""
@@ -244,6 +244,7 @@ def restore_tiled(image: np.ndarray, task: str = "denoise", *, tile: int | tuple
                                      else r.metrics["stopped_by"]),
                       "seconds": r.metrics["seconds"]})
         state["config"], state["chosen"] = r.config, r.result
+        state["kept"] = state["kept"] or r.metrics["kept_measured"]
 
     def flush(last: bool = False) -> None:
         """Blend finished tiles in tile order, so the sums (and the result) do not depend on which tile finished
@@ -289,7 +290,7 @@ def restore_tiled(image: np.ndarray, task: str = "denoise", *, tile: int | tuple
                          "stopped_by": "interrupted" if stop.is_set() else "tiles", "backtracks": backtracks,
                          "device": config["device"], "seed": config["seed"],
                          "cuda_graph": bool(state["graphed"]) and all(state["graphed"]),
-                         "cuda_graph_error": state["graph_error"]}
+                         "cuda_graph_error": state["graph_error"], "kept_measured": state["kept"]}
     if ground_truth is not None:
         for k in ("output", "ema", "best"):
             m[k] = {"gt": metrics.scores(metrics.quantize(images[k]), ground_truth)}
