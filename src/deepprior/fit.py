@@ -230,13 +230,14 @@ def fit(
                 # 512 px it costs 0.24 s per row on the CPU, more than ten replayed steps of the paper's net.
                 with_ssim = gt_np is not None and ssim_seconds <= SSIM_SHARE * (time.perf_counter() - start)
                 t_metrics = time.perf_counter()
-                row.update(_log_metrics(out, ema_now, operator, obs_np, known_np, gt_np, with_ssim, shown))
+                returned = (shown(out.detach()), shown(ema_now))  # once per logged step: scored and handed on
+                row.update(_log_metrics(out, ema_now, operator, obs_np, known_np, gt_np, with_ssim, returned))
                 ssim_seconds += (time.perf_counter() - t_metrics) if with_ssim else 0.0
                 history.append(row)
                 reason = stopper.decide(it, row["variance"], row["psnr_obs_ema"], ema_now, loss_value)
                 if reason:
                     row["event"] = f"auto-stop rule: {reason}"
-                record = StepRecord(row, shown(out.detach()), shown(ema_now), save)
+                record = StepRecord(row, *returned, save)
                 if any([bool(cb(record)) for cb in callbacks]):
                     stopped_by = "callback"
                     break
@@ -284,15 +285,16 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 def _log_metrics(out: torch.Tensor, ema: torch.Tensor, operator: Operator, obs: np.ndarray,
                  known: np.ndarray | None, gt: np.ndarray | None, with_ssim: bool = True,
-                 shown: Callable[[torch.Tensor], torch.Tensor] = lambda t: t) -> dict[str, float]:
+                 returned: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, float]:
     """Scores for one history row: the network's images against the observation (measured values), and the
-    images as the user gets them (``shown``) against the ground truth."""
+    images as the user gets them (``returned``: output and EMA with the measured pixels kept; default the same
+    images) against the ground truth."""
     row: dict[str, float] = {}
     with torch.no_grad():
-        for name, img in (("output", out), ("ema", ema)):
+        for name, img, given in zip(("output", "ema"), (out, ema), returned or (out, ema)):
             row[f"psnr_obs_{name}"] = metrics.psnr(_np(operator(img)), obs, known)
             if gt is not None:
-                x = _np(shown(img))
+                x = _np(given)
                 err = metrics.mse(x, gt)
                 row.update({f"psnr_{name}": metrics.psnr_from_mse(err), f"mse_{name}": err})
                 if with_ssim:
