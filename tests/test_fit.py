@@ -184,8 +184,11 @@ def test_fast_and_paper_presets():
     from deepprior.presets import get_preset
 
     paper, fast = get_preset("denoise", variant="paper"), get_preset("denoise")
-    assert paper.net.channels_down == (128,) * 5 and fast.net.channels_down == (16, 32, 64, 64, 64)
-    assert paper.fit.loss == "mse" and fast.fit == dataclasses.replace(paper.fit, loss="rmse", ema_warmup=True)
+    assert paper.net.channels_down == (128,) * 5 and fast.net.channels_down == (16, 32, 64, 64)  # 4 scales
+    assert fast.net.channels_skip == (4,) * 4
+    assert paper.fit.loss == "mse" and fast.fit == dataclasses.replace(paper.fit, loss="rmse", ema_warmup=True,
+                                                                      adam_betas=(0.85, 0.9), stop_noise_factor=1.04)
+    assert paper.fit.adam_betas == (0.9, 0.999) and get_preset("inpaint").fit.adam_betas == (0.9, 0.999)
     assert fast.source.startswith("fast:")
     inpaint = get_preset("inpaint")  # fit settings and net settings both change
     assert inpaint.net.channels_skip == (16, 32, 64, 64, 64) and (inpaint.fit.loss, inpaint.fit.lr) == ("rmse", 0.02)
@@ -219,3 +222,16 @@ def test_ssim_in_logged_rows_stays_within_its_share_of_the_run(monkeypatch):
     monkeypatch.setattr(fit_module, "SSIM_SHARE", 1e9)
     rows = [r for r in deepprior.restore(_noisy(gt), "denoise", **kw).history if "psnr_output" in r]
     assert all("ssim_ema" in r for r in rows) and rows[-1]["iteration"] == 30
+
+
+def test_stop_noise_factor_moves_the_discrepancy_stop():
+    """The loss is compared with factor x sigma^2: a factor far above 1 fires at the first check allowed, 1 later."""
+    gt = smooth_image()
+    noisy = _noisy(gt)
+    kw = dict(noise_sigma=25 / 255, stop_min_iterations=20, iterations=400, log_every=10, **SMALL)
+    at_once = deepprior.restore(noisy, "denoise", stop_noise_factor=50.0, **kw).metrics
+    assert at_once["stopped_by"] == "discrepancy" and at_once["iterations"] == 20  # the first check allowed
+    plain = deepprior.restore(noisy, "denoise", stop_noise_factor=1.0, **kw).metrics
+    assert plain["iterations"] > 20
+    with pytest.raises(InputError, match="stop noise factor"):
+        deepprior.restore(noisy, "denoise", stop_noise_factor=0.0, **kw)

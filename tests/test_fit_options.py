@@ -154,3 +154,20 @@ def test_keep_measured_returns_known_pixels_as_measured_and_scores_the_network_o
     b = deepprior.restore(noisy, "denoise", tile=None, iterations=20, seed=0, **SMALL)
     np.testing.assert_array_equal(a.image, b.image)
     assert not a.metrics["kept_measured"]
+
+
+def test_adam_betas_reach_the_optimiser_and_bad_ones_are_refused():
+    """The paper's betas are the default (same fit as without the field); other betas give another fit."""
+
+    def run(**fit):
+        cfg = NetConfig(**SMALL)
+        _, y, net, z = _setup(cfg)
+        fit_cfg = FitConfig(iterations=12, log_every=4, stop="none", precision="fp32", **fit)
+        return deepprior.fit(y, Identity(), net, z, fit_cfg, generator=torch.Generator().manual_seed(0)).output
+
+    default = run()
+    assert torch.equal(run(adam_betas=(0.9, 0.999)), default)
+    assert not torch.allclose(run(adam_betas=(0.85, 0.95)), default, atol=1e-4)
+    for bad in ((0.9,), (0.9, 1.0), (-0.1, 0.9)):
+        with pytest.raises(InputError, match="Adam betas"):
+            FitConfig(adam_betas=bad)

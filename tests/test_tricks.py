@@ -78,6 +78,29 @@ def test_backtracking_restores_weights_moments_buffers_and_ema():
     assert len(bt.events) == 3
 
 
+def test_backtracking_to_a_state_saved_before_the_first_update_drops_adams_state():
+    """The loop saves at step 1, before Adam has made its moments: going back there means no moments."""
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    opt = torch.optim.Adam(net.parameters(), lr=0.1)
+    bt, ema = Backtracker(factor=3.0, lr_decay=0.5, window=100), OutputEMA(0.5)
+    bt.save(1.0, 1, net, opt, None)
+    first = {k: v.clone() for k, v in net.state_dict().items()}
+    for _ in range(2):
+        opt.zero_grad()
+        net(torch.randn(4, 3)).square().mean().backward()
+        opt.step()
+    bt.restore(5.0, 10, net, opt, ema)
+    assert not opt.state and all(torch.equal(v, first[k]) for k, v in net.state_dict().items())
+    # later saves hold Adam's moments, copied into the same buffers save after save
+    net(torch.randn(4, 3)).square().mean().backward()
+    opt.step()
+    bt.save(1.0, 20, net, opt, None)
+    buffers = [t.data_ptr() for t in bt._saved]
+    opt.step()
+    bt.save(1.0, 30, net, opt, None)
+    assert [t.data_ptr() for t in bt._saved] == buffers and len(buffers) > len(first)
+
+
 def _feed(stop, variances, fits=None, every=25):
     """Feed a synthetic run; each EMA image holds its iteration so the pick can be read back."""
     for i, v in enumerate(variances):

@@ -65,6 +65,17 @@ def _iters(ctx: click.Context, param: click.Parameter, value: str | None) -> int
     return n
 
 
+def _betas(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, float] | None:
+    """Parse "0.9,0.95" (Adam's two decay rates)."""
+    if value is None:
+        return None
+    try:
+        b1, b2 = (float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected two numbers like 0.9,0.999, got {value!r}") from None
+    return b1, b2
+
+
 def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Options shared by every restore command; ``None`` means "keep the preset's value"."""
     if "guide" in needs:
@@ -83,6 +94,8 @@ def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
         click.option("--max-iters", type=click.IntRange(min=1),
                      help="Upper bound for --iters auto (default: the paper's iteration count)."),
         click.option("--lr", type=float, help="Learning rate."),
+        click.option("--adam-betas", "adam_betas", callback=_betas,
+                     help="Adam's decay rates B1,B2 (paper: 0.9,0.999; the fast denoising preset shortens them)."),
         click.option("--preset", type=click.Choice(["fast", "paper"]), default="fast", show_default=True,
                      help="paper: the published network and settings; fast: a lighter net and loss where "
                           "measured to reach the same quality sooner."),
@@ -116,6 +129,9 @@ def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
                      callback=lambda c, p, v: None if v is None else v / 255.0,
                      help="Known noise std of the input on the 0-255 scale (denoise estimates it otherwise); "
                           "stops the run when the fit reaches the noise level."),
+        click.option("--stop-noise-factor", type=click.FloatRange(min=0, min_open=True),
+                     help="Stop once the loss is at most this many times the noise variance (default 1; 1.04 for "
+                          "fast denoising)."),
         click.option("--result", type=click.Choice(["ema", "output", "best"]), help="Which image to write."),
         click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), help="Autocast."),
         click.option("--backtrack/--no-backtrack", default=None, help="Undo loss blow-ups (default on)."),

@@ -24,9 +24,10 @@ from .io import check_output_path, from_tensor, load_image, save_image
 from .masks import load_mask
 from .report import REPORT_FILES, write_report
 
-_FIT_OPTIONS = ("iterations", "lr", "save_every", "log_every", "reg_noise_std", "ema_weight", "ema_warmup",
-                "result", "precision", "backtrack", "noise_sigma", "tv_weight", "loss", "compile", "cuda_graph",
-                "train_input", "stop_peak", "reg_noise_start", "reg_noise_ramp", "keep_measured")
+_FIT_OPTIONS = ("iterations", "lr", "adam_betas", "save_every", "log_every", "reg_noise_std", "ema_weight",
+                "ema_warmup", "result", "precision", "backtrack", "noise_sigma", "stop_noise_factor", "tv_weight",
+                "loss", "compile", "cuda_graph", "train_input", "stop_peak", "reg_noise_start", "reg_noise_ramp",
+                "keep_measured")
 _NET_OPTIONS = ("channels_down", "channels_up", "channels_skip", "kernel_down", "kernel_up", "upsample",
                 "downsample", "padding", "input_channels", "freeze_convs", "input_norm")
 

@@ -6,10 +6,9 @@ can be tested on synthetic sequences.
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -91,45 +90,64 @@ class Backtracker:
         self.reference = math.inf
         self.saved_iteration = 0
         self.events: list[BacktrackEvent] = []
-        self._state: dict[str, Any] | None = None
+        self._saved: list[torch.Tensor] = []  # copies of the live tensors, in the order of _live()
+        self._opt_keys: list[tuple[int, str]] = []  # which optimiser state tensors the copies hold
+        self._ema: torch.Tensor | None = None
 
     def is_blowup(self, loss: float) -> bool:
         """Whether ``loss`` is a blow-up relative to the last good check (never before the first save)."""
-        if self._state is None:
+        if not self._saved:
             return False
         return not math.isfinite(loss) or loss > self.factor * self.reference
 
+    @staticmethod
+    def _live(net: nn.Module, opt: torch.optim.Optimizer,
+              inputs: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], list[tuple[int, str]]]:
+        """The tensors a snapshot holds: weights, buffers, trained inputs, and Adam's state (with its keys)."""
+        tensors = [*net.parameters(), *net.buffers(), *inputs]
+        params = [p for group in opt.param_groups for p in group["params"]]
+        keys = [(i, k) for i, p in enumerate(params) for k, v in opt.state.get(p, {}).items() if torch.is_tensor(v)]
+        return tensors + [opt.state[params[i]][k] for i, k in keys], keys
+
     def save(self, loss: float, iteration: int, net: nn.Module, opt: torch.optim.Optimizer,
              ema: torch.Tensor | None, inputs: Sequence[torch.Tensor] = ()) -> None:
-        """Record a good state. Copies cost one pass over the weights, so it runs only at logged steps.
+        """Record a good state, at logged steps only.
 
+        The copies go into buffers allocated at the first save, all in one fused call (1.9 ms for the thin
+        denoising net): deep-copying the state dicts took 17.5 ms, about a tenth of a one-thread run logged every
+        10 steps, most of it Python work that also held up the tiles fitted beside it.
         ``inputs`` are trained tensors outside the network (a trained network input), saved alongside.
         """
         self.reference, self.saved_iteration = loss, iteration
-        self._state = {
-            "net": copy.deepcopy(net.state_dict()),
-            "opt": copy.deepcopy(opt.state_dict()),
-            "ema": None if ema is None else ema.clone(),
-            "inputs": [t.detach().clone() for t in inputs],
-        }
+        live, keys = self._live(net, opt, inputs)
+        with torch.no_grad():
+            if keys != self._opt_keys or len(live) != len(self._saved):  # first save, or Adam made its state
+                self._saved = [t.detach().clone() for t in live]
+            else:
+                torch._foreach_copy_(self._saved, [t.detach() for t in live])
+        self._opt_keys = keys
+        self._ema = None if ema is None else ema.clone()
 
     def restore(self, loss: float, iteration: int, net: nn.Module, opt: torch.optim.Optimizer,
                 ema: OutputEMA, inputs: Sequence[torch.Tensor] = ()) -> BacktrackEvent:
-        """Go back to the saved state; lower the learning rate if blow-ups keep coming. Returns the event."""
-        assert self._state is not None, "restore() before save()"
+        """Go back to the saved state; lower the learning rate if blow-ups keep coming. Returns the event.
+
+        The saved values are copied into the live tensors, so the snapshot stays intact for the next restore.
+        """
+        assert self._saved, "restore() before save()"
         lr = opt.param_groups[0]["lr"]
         if self.events and iteration - self.events[-1].iteration < self.window:
             lr *= self.lr_decay
-        net.load_state_dict(self._state["net"])
-        # load_state_dict may alias the tensors it is given; a deep copy keeps the snapshot intact for reuse.
-        opt.load_state_dict(copy.deepcopy(self._state["opt"]))
+        live, keys = self._live(net, opt, inputs)
+        if keys != self._opt_keys:  # saved before Adam's first step: go back to no state
+            opt.state.clear()
+            live = live[:len(live) - len(keys)]
+        with torch.no_grad():
+            torch._foreach_copy_([t.detach() for t in live], self._saved[:len(live)])
         for group in opt.param_groups:
             group["lr"] = lr
-        if self._state["ema"] is not None:
-            ema.value = self._state["ema"].clone()
-        with torch.no_grad():
-            for t, saved in zip(inputs, self._state["inputs"]):
-                t.copy_(saved)
+        if self._ema is not None:
+            ema.value = self._ema.clone()
         event = BacktrackEvent(iteration, loss, self.reference, self.saved_iteration, lr)
         self.events.append(event)
         return event
