@@ -84,7 +84,8 @@ CANDIDATES: dict[str, dict] = {
     "fast-adam-paper": {"preset": "fast", "adam_betas": (0.9, 0.999)},  # the fast preset with the paper's betas
     "fast-adam": {"preset": "fast", "adam_betas": (0.85, 0.9)},  # the fast denoising preset's betas, other tasks
     # The fast denoising preset before Adam's betas, 4 scales and the stop's noise factor (2026-11-27).
-    "fast-2026-11-26": {"preset": "fast", **_THIN, "channels_skip": (4,) * 5, "adam_betas": (0.9, 0.999), "stop_noise_factor": 1.0},
+    "fast-2026-11-26": {"preset": "fast", **_THIN, "channels_skip": (4,) * 5, "adam_betas": (0.9, 0.999),
+                        "stop_noise_factor": 1.0},
     "fast-whole": {"preset": "fast", "tile": None},  # the fast denoising preset in one fit of the whole image
     "fast-halves": {"preset": "fast", "tile": (72, 128), "overlap": 16},  # two tiles of a 128 px crop, side by side
     "fast-ema-warmup": {"preset": "fast", "ema_warmup": True},
