@@ -187,7 +187,7 @@ def test_fast_and_paper_presets():
     assert paper.net.channels_down == (128,) * 5 and fast.net.channels_down == (16, 32, 64, 64)  # 4 scales
     assert fast.net.channels_skip == (4,) * 4
     assert paper.fit.loss == "mse" and fast.fit == dataclasses.replace(paper.fit, loss="rmse", ema_warmup=True,
-                                                                      adam_betas=(0.85, 0.9), stop_noise_factor=1.04)
+                                                                      adam_betas=(0.85, 0.9), stop_noise_factor=1.02)
     assert paper.fit.adam_betas == (0.9, 0.999) and get_preset("inpaint").fit.adam_betas == (0.9, 0.999)
     assert fast.source.startswith("fast:")
     inpaint = get_preset("inpaint")  # fit settings and net settings both change

@@ -130,7 +130,7 @@ def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
                      help="Known noise std of the input on the 0-255 scale (denoise estimates it otherwise); "
                           "stops the run when the fit reaches the noise level."),
         click.option("--stop-noise-factor", type=click.FloatRange(min=0, min_open=True),
-                     help="Stop once the loss is at most this many times the noise variance (default 1; 1.04 for "
+                     help="Stop once the loss is at most this many times the noise variance (default 1; 1.02 for "
                           "fast denoising)."),
         click.option("--result", type=click.Choice(["ema", "output", "best"]), help="Which image to write."),
         click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), help="Autocast."),
