@@ -139,7 +139,9 @@ class Backtracker:
         if self.events and iteration - self.events[-1].iteration < self.window:
             lr *= self.lr_decay
         live, keys = self._live(net, opt, inputs)
-        if keys != self._opt_keys:  # saved before Adam's first step: go back to no state
+        # Keys differ only when the snapshot predates Adam's first step (Adam makes every moment at once, and
+        # only this branch removes them): going back there means no moments.
+        if keys != self._opt_keys:
             opt.state.clear()
             live = live[:len(live) - len(keys)]
         with torch.no_grad():
