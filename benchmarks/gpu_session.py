@@ -124,7 +124,8 @@ def ttq_table(out: pathlib.Path) -> list[str]:
         for img in json.loads(f.read_text())["images"]:
             for r in img["runs"]:
                 lines.append(f"{img['image']:9} {r['name']:11} target {img['target']:.2f} "
-                             f"steps {r['steps_to_target']} s {r['seconds_to_target']} x{r.get('speedup_vs_paper')} returned "
+                             f"steps {r['steps_to_target']} s {r['seconds_to_target']} "
+                             f"x{r.get('speedup_vs_paper')} returned "
                              f"{r['returned_psnr']:.2f} in {r['seconds']:.1f} s ({r['iterations']} steps)")
     return lines
 

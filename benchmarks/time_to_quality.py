@@ -83,6 +83,19 @@ CANDIDATES: dict[str, dict] = {
     "fast-eager": {"preset": "fast", "cuda_graph": False},
     "fast-adam-paper": {"preset": "fast", "adam_betas": (0.9, 0.999)},  # the fast preset with the paper's betas
     "fast-adam": {"preset": "fast", "adam_betas": (0.85, 0.9)},  # the fast denoising preset's betas, other tasks
+    "thin-rmse-adam": {**_THIN, "loss": "rmse", "adam_betas": (0.85, 0.9)},
+    "light-rmse-adam": {**_LIGHT, "loss": "rmse", "adam_betas": (0.85, 0.9)},
+    "fast-adam-lr0.02": {"preset": "fast", "adam_betas": (0.85, 0.9), "lr": 0.02},
+    "fast-adam-4scales": {"preset": "fast", "adam_betas": (0.85, 0.9), "channels_down": (16, 32, 64, 64),
+                          "channels_up": (16, 32, 64, 64), "channels_skip": (4,) * 4},
+    "fast-adam-halves": {"preset": "fast", "adam_betas": (0.85, 0.9), "tile": (72, 128), "overlap": 16},
+    "fast-adam-lr0.02-ho0.05": {"preset": "fast", "adam_betas": (0.85, 0.9), "lr": 0.02, "holdout": 0.05},
+    "fast-adam-lr0.02-ho0.1": {"preset": "fast", "adam_betas": (0.85, 0.9), "lr": 0.02, "holdout": 0.1},
+    "fast-ho0.05": {"preset": "fast", "holdout": 0.05},
+    "fast-adam-lr0.02-halves": {"preset": "fast", "adam_betas": (0.85, 0.9), "lr": 0.02, "tile": (72, 128),
+                                "overlap": 16},
+    "fast-adam-lr0.02-halves-ho0.05": {"preset": "fast", "adam_betas": (0.85, 0.9), "lr": 0.02, "tile": (72, 128),
+                                       "overlap": 16, "holdout": 0.05},
     # The fast denoising preset before Adam's betas, 4 scales and the stop's noise factor (2026-11-27).
     "fast-2026-11-26": {"preset": "fast", **_THIN, "channels_skip": (4,) * 5, "adam_betas": (0.9, 0.999),
                         "stop_noise_factor": 1.0},
@@ -200,7 +213,7 @@ def run_image(task: str, name: str, args: argparse.Namespace, oracle: float | No
                "steps_to_target": steps, "seconds_to_target": seconds, "seconds_per_step": round(per_step, 4),
                "returned_psnr": r.metrics[r.result]["gt"]["psnr"], "stopped_by": r.metrics["stopped_by"],
                "iterations": r.metrics["iterations"], "seconds": r.metrics["seconds"],
-               "oracle_psnr": r.metrics["oracle_psnr"]}
+               "oracle_psnr": r.metrics["oracle_psnr"], "best_iteration": r.metrics.get("best_iteration")}
         if kept_target is not None:
             row["steps_to_kept_target"], row["seconds_to_kept_target"] = first_reach(
                 kept_curve if r is ref else curve, kept_target)
@@ -255,13 +268,14 @@ def main() -> None:
     ap.add_argument("--max-iters", type=int, default=1500, help="cap for the candidates")
     ap.add_argument("--candidates", nargs="*", default=["paper", "fast"])
     ap.add_argument("--kept-target", action="store_true",
-                    help="mask tasks: also the like-for-like target, the paper run's peak with the measured pixels kept")
+                    help="mask tasks: also the like-for-like target, the paper run's peak with the measured pixels "
+                         "kept")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--paper-oracle", type=float, nargs="*", default=None,
                     help="skip the reference runs and use these oracle PSNRs (one per image, from an earlier JSON)")
     ap.add_argument("--kept-oracle", type=float, nargs="*", default=None,
-                    help="with --paper-oracle: the paper runs' peaks with the measured pixels kept (from a --kept-target "
-                         "JSON), for the like-for-like target")
+                    help="with --paper-oracle: the paper runs' peaks with the measured pixels kept (from a "
+                         "--kept-target JSON), for the like-for-like target")
     ap.add_argument("--out", type=pathlib.Path, default=None)
     args = ap.parse_args()
     names = args.images or [n for n, (_, _, box) in CASES[args.task].items() if box[2] <= 128]

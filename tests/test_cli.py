@@ -703,7 +703,7 @@ def test_fitting_options_reach_the_config(run, tmp_path, noisy_png):
     res = run("denoise", noisy_png, "-o", "out.png", "--report", "rep", *TINY, "--freeze-convs", "--train-input",
               "--input-norm", "--loss", "rmse", "--tv", "0.3", "--lr", "0.05", "--no-stop-peak",
               "--reg-noise-ramp", "100", "--reg-noise-start", "0.5", "--ema-warmup", "--adam-betas", "0.8,0.9",
-              "--stop-noise-factor", "1.03")
+              "--stop-noise-factor", "1.03", "--holdout", "0.1")
     assert res.code == 0, res.err
     cfg = json.loads((tmp_path / "rep" / "config.json").read_text())
     assert cfg["net"]["freeze_convs"] and cfg["net"]["input_norm"] and cfg["fit"]["train_input"]
@@ -711,9 +711,13 @@ def test_fitting_options_reach_the_config(run, tmp_path, noisy_png):
     assert cfg["fit"]["stop_peak"] is False
     assert cfg["fit"]["reg_noise_ramp"] == 100 and cfg["fit"]["reg_noise_start"] == 0.5
     assert cfg["fit"]["ema_warmup"] is True and cfg["fit"]["adam_betas"] == [0.8, 0.9]
-    assert cfg["fit"]["stop_noise_factor"] == 1.03
+    assert cfg["fit"]["stop_noise_factor"] == 1.03 and cfg["fit"]["holdout"] == 0.1
+    m = json.loads((tmp_path / "rep" / "metrics.json").read_text())
+    assert m["holdout_pixels"] > 0 and "psnr_holdout_ema" in (tmp_path / "rep" / "history.csv").read_text()
     bad = run("denoise", noisy_png, "-o", "bad.png", *TINY, "--adam-betas", "0.9")
     assert bad.code != 0 and "two numbers" in bad.err and "Traceback" not in bad.err
+    bad = run("denoise", noisy_png, "-o", "bad.png", *TINY, "--holdout", "0.5")
+    assert bad.code != 0 and "--holdout" in bad.err and "Traceback" not in bad.err
 
 
 def test_auto_tiles_give_each_worker_a_tile_and_none_fits_whole(run, tmp_path, write_png, clean_rgb):

@@ -196,7 +196,9 @@ def test_fast_and_paper_presets():
     assert fill.net == get_preset("fill", variant="paper").net and fill.fit.loss == "rmse"
     assert get_preset("reconstruct").net.channels_down == (16, 32, 64, 64, 64)
     assert (inpaint.fit.iterations, get_preset("inpaint", variant="paper").fit.iterations) == (1500, 6000)
-    assert get_preset("reconstruct").fit.iterations == 3000
+    recon = get_preset("reconstruct").fit
+    assert (recon.iterations, recon.lr, recon.adam_betas, recon.holdout) == (3000, 0.02, (0.85, 0.9), 0.05)
+    assert all(get_preset(t, variant="paper").fit.holdout == 0 for t in ("inpaint", "fill", "reconstruct"))
     # Noise-free masks: the fast presets return the known pixels as measured; the paper returns its net's output.
     assert all(get_preset(t).fit.keep_measured and not get_preset(t, variant="paper").fit.keep_measured
                for t in ("inpaint", "fill", "reconstruct"))

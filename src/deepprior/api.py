@@ -29,6 +29,7 @@ from .costs import estimate_memory
 from .errors import InputError
 from .fit import Callback, FitResult, fit
 from .io import available_memory, from_tensor, to_tensor
+from .masks import holdout_mask
 from .nets import build_net, check_size, make_input
 from .operators import make_operator
 from .presets import get_preset
@@ -270,7 +271,12 @@ def restore_whole(
     y = to_tensor(y_np, device=dev)
     gt = None if gt_np is None else to_tensor(gt_np, device=dev)
 
-    result = fit(y, operator, model, z, fit_cfg, generator=gen_dev, ground_truth=gt, callbacks=callbacks)
+    held = None
+    if fit_cfg.holdout > 0:  # in the observation's pixels: the known ones of a mask, else any
+        held_np = holdout_mask(np.ones((h, w), bool) if mask is None else mask, fit_cfg.holdout, seed=seed)
+        held = torch.from_numpy(held_np.astype(np.float32))[None, None].to(dev) if held_np.any() else None
+    result = fit(y, operator, model, z, fit_cfg, generator=gen_dev, ground_truth=gt, callbacks=callbacks,
+                 holdout=held)
 
     fitted = {k: from_tensor(result.image(k)) for k in ("output", "ema", "best")}
     kept = fit_cfg.keep_measured and operator.keeps_pixels
@@ -281,6 +287,7 @@ def restore_whole(
               "scale": scale, "net": to_dict(net_cfg), "fit": to_dict(fit_cfg), "image_size": [w, h, c]}
     summary = summarize(task, result, images, y, operator, gt_np, baseline, seed, str(dev), fit_cfg.result,
                         fitted=fitted if kept else None)
+    summary["holdout_pixels"] = 0 if held is None else int(held.sum())
     return Restoration(image=images[fit_cfg.result], result=fit_cfg.result, history=result.history,
                        metrics=summary, config=config, fit=result, baseline=baseline,
                        ground_truth=gt_np, **images)

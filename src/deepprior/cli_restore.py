@@ -27,7 +27,7 @@ from .report import REPORT_FILES, write_report
 _FIT_OPTIONS = ("iterations", "lr", "adam_betas", "save_every", "log_every", "reg_noise_std", "ema_weight",
                 "ema_warmup", "result", "precision", "backtrack", "noise_sigma", "stop_noise_factor", "tv_weight",
                 "loss", "compile", "cuda_graph", "train_input", "stop_peak", "reg_noise_start", "reg_noise_ramp",
-                "keep_measured")
+                "keep_measured", "holdout")
 _NET_OPTIONS = ("channels_down", "channels_up", "channels_skip", "kernel_down", "kernel_up", "upsample",
                 "downsample", "padding", "input_channels", "freeze_convs", "input_norm")
 
@@ -155,8 +155,8 @@ def run_restore(task: str, image: pathlib.Path, *, output: pathlib.Path, mask: p
     callbacks.append(progress)
     tiling = {"tile": None} if plan is None else {"tile": plan[0], "overlap": plan[1], "workers": workers}
     try:
-        result = restore(observed, task, **tiling, mask=known, scale=scale, guide=guide_img, ground_truth=truth, seed=seed,
-                     device=device, callbacks=callbacks, preset=preset, **settings)
+        result = restore(observed, task, **tiling, mask=known, scale=scale, guide=guide_img, ground_truth=truth,
+                         seed=seed, device=device, callbacks=callbacks, preset=preset, **settings)
     finally:
         progress.close()
 
@@ -230,6 +230,8 @@ def _duration(seconds: float) -> str:
 def _summary(result: Restoration, output: pathlib.Path, report: pathlib.Path | None) -> None:
     m = result.metrics
     reasons = {"peak": "auto-stop: the output had peaked", "converged": "auto-stop: converged",
+               "discrepancy": "auto-stop: the fit reached the noise level",
+               "validation": "auto-stop: the held-out pixels stopped improving",
                "interrupted": "interrupted", "callback": "stopped by a callback"}
     stop = f", {reasons[m['stopped_by']]}" if m["stopped_by"] in reasons else ""
     line = f"wrote {output} ({m['result']}, {m['iterations']} iterations, {m['seconds']:.1f} s{stop})"

@@ -219,6 +219,14 @@ class FitConfig:
         exactly and are unaffected). Right for noise-free masks, where the known pixels are the answer; it does
         not change the fit. Scores against the observation still judge the network's own output. The paper
         returns the network's output (off); the ``fast`` mask presets turn it on.
+    holdout : float
+        Fraction of the measured pixels left out of the loss and used to judge the fit instead (0 = off, the
+        paper): their PSNR against the observation (``psnr_holdout_ema`` in the history) estimates how well the
+        network predicts pixels it was not fitted to, so the automatic stop can see the peak of the missing
+        pixels' quality, which no score of the fitted pixels shows. With it the ``validation`` rule stops once
+        that score has not improved for ``stop_patience`` steps, and every rule returns the EMA that scored best
+        on the held-out pixels. Drawn at random (seeded) among the measured pixels; with ``keep_measured`` they
+        are handed back as measured.
     """
 
     iterations: int = 3000
@@ -253,6 +261,7 @@ class FitConfig:
     loss: str = "mse"
     tv_weight: float = 0.0
     keep_measured: bool = False
+    holdout: float = 0.0
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -282,6 +291,8 @@ class FitConfig:
         _choice("loss", (self.loss,), ("mse", "rmse"))
         if self.tv_weight < 0:
             raise InputError(f"TV weight must be >= 0, got {self.tv_weight}")
+        if not 0 <= self.holdout < 0.5:
+            raise InputError(f"holdout must be a fraction in [0, 0.5), got {self.holdout}")
 
 
 def _choice(name: str, values: tuple[Any, ...], allowed: tuple[str, ...]) -> None:

@@ -97,6 +97,7 @@ def fit(
     generator: torch.Generator,
     ground_truth: torch.Tensor | None = None,
     callbacks: Iterable[Callback] = (),
+    holdout: torch.Tensor | None = None,
 ) -> FitResult:
     """Fit ``net`` so that ``operator(net(net_input))`` matches ``observation``.
 
@@ -116,6 +117,9 @@ def fit(
         Clean image (1, C, H, W); only scored in the history, never used for fitting or selection.
     callbacks : iterable of Callback
         Called at every logged step; a True return stops the run.
+    holdout : torch.Tensor, optional
+        1 where a measured value is left out of the loss and scored instead (``FitConfig.holdout``; see
+        :func:`deepprior.masks.holdout_mask`), broadcastable to the observation.
 
     Returns
     -------
@@ -145,11 +149,15 @@ def fit(
     forward = torch.compile(net) if cfg.compile else net
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     known = operator.known
-    # Mean over measured values only; the denominator is fixed, so compute it once.
-    denom = None if known is None else known.expand_as(observation).sum().clamp_min(1)
+    # The loss's weight of each value: 0 for held-out ones (the operator already zeroes unmeasured ones).
+    weight = None if holdout is None else 1.0 - holdout.to(observation)
+    fitted = known if weight is None else weight if known is None else known * weight
+    # Mean over the fitted values only; the denominator is fixed, so compute it once.
+    denom = None if fitted is None else fitted.expand_as(observation).sum().clamp_min(1)
     gt_np = None if ground_truth is None else _np(ground_truth)
     obs_np = _np(observation)
     known_np = None if known is None else _np(known.expand_as(observation)) > 0.5
+    held_np = None if holdout is None else _np(holdout.to(observation).expand_as(observation)) > 0.5
 
     def shown(img: torch.Tensor) -> torch.Tensor:
         """An image as the user gets it: with the measured pixels kept, when the config asks for that."""
@@ -186,6 +194,8 @@ def fit(
             with autocast:
                 y = forward(z).float()
             residual = operator(y) - observation
+            if weight is not None:
+                residual = residual * weight
             mse = residual.square().mean() if denom is None else residual.square().sum() / denom
             obj = mse.clamp_min(1e-12).sqrt() if cfg.loss == "rmse" else mse
             return y, mse, obj + cfg.tv_weight * _tv(y) if cfg.tv_weight > 0 else obj
@@ -235,10 +245,12 @@ def fit(
                 with_ssim = gt_np is not None and ssim_seconds <= SSIM_SHARE * (time.perf_counter() - start)
                 t_metrics = time.perf_counter()
                 returned = (shown(out.detach()), shown(ema_now))  # once per logged step: scored and handed on
-                row.update(_log_metrics(out, ema_now, operator, obs_np, known_np, gt_np, with_ssim, returned))
+                row.update(_log_metrics(out, ema_now, operator, obs_np, known_np, gt_np, with_ssim, returned,
+                                        held_np))
                 ssim_seconds += (time.perf_counter() - t_metrics) if with_ssim else 0.0
                 history.append(row)
-                reason = stopper.decide(it, row["variance"], row["psnr_obs_ema"], ema_now, loss_value)
+                reason = stopper.decide(it, row["variance"], row["psnr_obs_ema"], ema_now, loss_value,
+                                        row.get("psnr_holdout_ema"))
                 if reason:
                     row["event"] = f"auto-stop rule: {reason}"
                 record = StepRecord(row, *returned, save)
@@ -266,7 +278,10 @@ def fit(
     ema_img = ema.value if ema.value is not None else last
     pick, pick_it = (stopper.image, stopper.iteration) if cfg.best_by == "auto" else (best.image, best.iteration)
     if cfg.best_by == "auto" and not stopper.fired:
-        pick, pick_it = ema_img, it  # no peak seen: the run was still improving, so the latest EMA is the best
+        # No peak seen: the run was still improving, so the latest EMA is the best, unless held-out pixels say
+        # which was.
+        held = stopper.held_image is not None
+        pick, pick_it = (stopper.held_image, stopper.held_iteration) if held else (ema_img, it)
     return FitResult(
         output=last, ema=ema_img, best=pick if pick is not None else last, best_iteration=pick_it or it,
         iterations=it, seconds=seconds, stopped_by=stopped_by, precision=precision, channels_last=channels_last,
@@ -289,14 +304,18 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 def _log_metrics(out: torch.Tensor, ema: torch.Tensor, operator: Operator, obs: np.ndarray,
                  known: np.ndarray | None, gt: np.ndarray | None, with_ssim: bool = True,
-                 returned: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, float]:
-    """Scores for one history row: the network's images against the observation (measured values), and the
-    images as the user gets them (``returned``: output and EMA with the measured pixels kept; default the same
-    images) against the ground truth."""
+                 returned: tuple[torch.Tensor, torch.Tensor] | None = None,
+                 held: np.ndarray | None = None) -> dict[str, float]:
+    """Scores for one history row: the network's images against the observation (measured values; and the
+    ``held``-out values apart), and the images as the user gets them (``returned``: output and EMA with the
+    measured pixels kept; default the same images) against the ground truth."""
     row: dict[str, float] = {}
     with torch.no_grad():
         for name, img, given in zip(("output", "ema"), (out, ema), returned or (out, ema)):
-            row[f"psnr_obs_{name}"] = metrics.psnr(_np(operator(img)), obs, known)
+            seen = _np(operator(img))
+            row[f"psnr_obs_{name}"] = metrics.psnr(seen, obs, known)
+            if held is not None:
+                row[f"psnr_holdout_{name}"] = metrics.psnr(seen, obs, held)
             if gt is not None:
                 x = _np(given)
                 err = metrics.mse(x, gt)

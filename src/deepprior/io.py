@@ -29,7 +29,8 @@ from PIL import Image, UnidentifiedImageError
 from .errors import InputError
 
 MIN_SIDE = 8
-FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP", ".webp": "WEBP"}
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
+           ".webp": "WEBP"}
 _TO_RGB = {"RGBX", "CMYK", "YCbCr", "LAB", "HSV"}
 _WITH_ALPHA = {"RGBA": "RGB", "PA": "RGB", "LA": "L"}
 

@@ -197,6 +197,11 @@ class AutoStop:
       noise level the peak rule waits ``2 * patience``, as a fallback for noise estimates that are too low,
       and picks the EMA at the step it fires (the fit is still short of the noise level then).
 
+    * **Validation** (with pixels held out of the loss, ``FitConfig.holdout``): the EMA's PSNR on the held-out
+      pixels made no new maximum for ``patience`` steps. Those pixels are predicted, not fitted, like the
+      missing ones, so their score rises and falls with the quality of what the network fills in. With held-out
+      pixels every rule picks the EMA that scored best on them (:attr:`held_image`).
+
     ``peak=False`` turns the peak rule off, for observations without noise (masks, super-resolution): there
     the fit of the measured values has nothing to overfit, and the variance of successive outputs can rise
     while the network is still learning texture (on a 50 % pixel-drop barbara crop the peak rule fired at step
@@ -204,7 +209,7 @@ class AutoStop:
 
     None fires before ``min_iterations``. :meth:`decide` returns "peak", "converged" or "" and fires once:
     after that the pick is frozen, so a run that goes on (``stop="none"``) still reports where and what the
-    rule would have returned.
+    rule would have returned. :meth:`decide` returns "validation" too.
     """
 
     def __init__(self, patience: int, rise: float, lag: int, min_gain_db: float, min_iterations: int,
@@ -222,12 +227,20 @@ class AutoStop:
         self.fired = ""
         self.fired_at = 0
         self._fit: list[tuple[int, float]] = []  # (iteration, EMA PSNR vs observation)
+        self.held_db = -math.inf  # the best EMA PSNR on held-out pixels so far, its step and image
+        self.held_iteration = 0
+        self.held_image: torch.Tensor | None = None
 
     def decide(self, iteration: int, variance: float, ema_fit_db: float, ema: torch.Tensor,
-               loss: float = math.inf) -> str:
-        """Feed one logged step; returns "discrepancy", "peak" or "converged" the first time the rule fires."""
+               loss: float = math.inf, held_db: float | None = None) -> str:
+        """Feed one logged step; returns the rule's name the first time it fires.
+
+        ``held_db``: the EMA's PSNR on the held-out pixels, when the fit holds some out.
+        """
         if self.fired:
             return ""
+        if held_db is not None and held_db > self.held_db:
+            self.held_db, self.held_iteration, self.held_image = held_db, iteration, ema.detach().clone()
         self._below = self._below + 1 if self.noise_var is not None and loss <= self.noise_var else 0
         if math.isfinite(variance) and variance < self.min_variance:
             self.min_variance, self.min_iteration = variance, iteration
@@ -246,6 +259,8 @@ class AutoStop:
                 # The fit has not reached the noise level yet, so the EMA is still improving: take it now
                 # rather than the one after the variance minimum (3.5 dB too early on a baboon crop).
                 self.image, self.iteration = ema.detach().clone(), iteration
+        elif self.held_image is not None and iteration - self.held_iteration >= self.patience:
+            self.fired = "validation"
         else:
             old = [db for it, db in self._fit if it <= iteration - self.patience]
             if old and ema_fit_db - old[-1] < self.min_gain_db:
@@ -253,4 +268,6 @@ class AutoStop:
                 self.fired = "converged"
         if self.fired:
             self.fired_at = iteration
+            if self.held_image is not None:  # the held-out pixels judge better than any rule's own pick
+                self.image, self.iteration = self.held_image, self.held_iteration
         return self.fired
