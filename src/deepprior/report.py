@@ -59,8 +59,8 @@ def _pyplot():
 
 def plot_curves(path: pathlib.Path, history: list[dict[str, Any]], title: str = "",
                 noise_var: float | None = None, curve: list[dict[str, Any]] | None = None) -> None:
-    """PSNR, SSIM and loss against iteration (ground-truth curves only when the run had one); the noise level
-    (the discrepancy stop's threshold) on the loss plot when known.
+    """PSNR, SSIM and loss against iteration (ground-truth curves only when the run had one, held-out pixels'
+    when it held some out); the noise level (the discrepancy stop's threshold) on the loss plot when known.
 
     A tiled run's rows carry a ``tile`` index: the observation and loss curves are drawn per tile (the first
     four), and ``curve`` (``metrics["curve"]``), when given, is the stitched image's PSNR against the ground truth.
@@ -83,6 +83,10 @@ def plot_curves(path: pathlib.Path, history: list[dict[str, Any]], title: str = 
     for t, tr in per_tile.items():
         name = f"tile {t} output vs observation" if len(tiles) > 1 else "output vs observation"
         ax.plot([r["iteration"] for r in tr], [r["psnr_obs_output"] for r in tr], "--", label=name)
+        held = [r for r in tr if "psnr_holdout_ema" in r]  # --holdout: what the validation stop reads
+        if held:
+            ax.plot([r["iteration"] for r in held], [r["psnr_holdout_ema"] for r in held], ":",
+                    label=name.replace("output vs observation", "EMA on held-out pixels"))
     for r in history:
         if r.get("event"):
             ax.axvline(r["iteration"], color="red", alpha=0.4, lw=0.8)
