@@ -146,8 +146,8 @@ def restore_options(needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
                           "input)."),
         click.option("--holdout", type=click.FloatRange(min=0, max=0.5, max_open=True),
                      help="Fraction of the known pixels left out of the fit and used to judge it: the run stops "
-                          "when the network's prediction of them stops improving, and returns its best (default: "
-                          "0, off; 0.05 for fast pixel drop)."),
+                          "when the network's prediction of them stops improving, and returns its best (default 0: "
+                          "off; see the README's Stopping)."),
         click.option("--freeze-convs/--train-convs", "freeze_convs", default=None,
                      help="Keep convolutions at their random weights (Deep Random Projector)."),
         click.option("--train-input/--fixed-input", "train_input", default=None,
