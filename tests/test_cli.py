@@ -726,6 +726,7 @@ def test_auto_tiles_give_each_worker_a_tile_and_none_fits_whole(run, tmp_path, w
     res = run("denoise", "big.png", "-o", "t.png", "--workers", "2", "--report", "rep", *TINY)
     assert res.code == 0, res.err
     assert "2 tiles of 128x72 px (overlap 16 px, 2 at a time)" in res.out
+    assert "tiles stopped by " in res.out and " x" in res.out.split("tiles stopped by ")[1].split(";")[0]
     assert image_info(tmp_path / "t.png") == ((128, 128), "RGB")
     assert json.loads((tmp_path / "rep" / "config.json").read_text())["tile"] == [72, 128]
     res = run("denoise", "big.png", "-o", "w.png", "--workers", "2", "--tile", "none", *TINY)

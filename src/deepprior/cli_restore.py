@@ -5,6 +5,7 @@ Every check that can fail runs before the fit starts, so a bad input writes noth
 
 from __future__ import annotations
 
+import collections
 import math
 import pathlib
 import threading
@@ -234,6 +235,9 @@ def _summary(result: Restoration, output: pathlib.Path, report: pathlib.Path | N
                "validation": "auto-stop: the held-out pixels stopped improving",
                "interrupted": "interrupted", "callback": "stopped by a callback"}
     stop = f", {reasons[m['stopped_by']]}" if m["stopped_by"] in reasons else ""
+    if m["stopped_by"] == "tiles":  # each tile stopped on its own: say how, e.g. "discrepancy x2"
+        why = collections.Counter(t["stopped_by"] for t in m["tiles"])
+        stop = ", tiles stopped by " + ", ".join(f"{k} x{n}" for k, n in why.items())
     line = f"wrote {output} ({m['result']}, {m['iterations']} iterations, {m['seconds']:.1f} s{stop})"
     if "input" in m:
         before, after = m["input"]["gt"]["psnr"], m[m["result"]]["gt"]["psnr"]
