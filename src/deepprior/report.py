@@ -81,12 +81,13 @@ def plot_curves(path: pathlib.Path, history: list[dict[str, Any]], title: str = 
         ax.plot(it, [r["psnr_output"] for r in rows], label="output vs GT")
         ax.plot(it, [r["psnr_ema"] for r in rows], label="EMA vs GT")
     for t, tr in per_tile.items():
-        name = f"tile {t} output vs observation" if len(tiles) > 1 else "output vs observation"
-        ax.plot([r["iteration"] for r in tr], [r["psnr_obs_output"] for r in tr], "--", label=name)
+        tile = f"tile {t} " if len(tiles) > 1 else ""
+        ax.plot([r["iteration"] for r in tr], [r["psnr_obs_output"] for r in tr], "--",
+                label=f"{tile}output vs observation")
         held = [r for r in tr if "psnr_holdout_ema" in r]  # --holdout: what the validation stop reads
         if held:
             ax.plot([r["iteration"] for r in held], [r["psnr_holdout_ema"] for r in held], ":",
-                    label=name.replace("output vs observation", "EMA on held-out pixels"))
+                    label=f"{tile}EMA on held-out pixels")
     for r in history:
         if r.get("event"):
             ax.axvline(r["iteration"], color="red", alpha=0.4, lw=0.8)

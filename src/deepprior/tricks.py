@@ -207,9 +207,9 @@ class AutoStop:
     while the network is still learning texture (on a 50 % pixel-drop barbara crop the peak rule fired at step
     425 with the EMA at 26.8 dB; the run reached 33.2 dB by step 3000).
 
-    None fires before ``min_iterations``. :meth:`decide` returns "peak", "converged" or "" and fires once:
-    after that the pick is frozen, so a run that goes on (``stop="none"``) still reports where and what the
-    rule would have returned. :meth:`decide` returns "validation" too.
+    None fires before ``min_iterations``. :meth:`decide` returns the name of the rule ("discrepancy", "peak",
+    "validation", "converged") or "" and fires once: after that the pick is frozen, so a run that goes on
+    (``stop="none"``) still reports where and what the rule would have returned.
     """
 
     def __init__(self, patience: int, rise: float, lag: int, min_gain_db: float, min_iterations: int,
