@@ -155,11 +155,11 @@ FAST: dict[str, tuple[dict, str]] = {
     "superres": ({**_LIGHT, "loss": "rmse", "adam_betas": (0.85, 0.9)},
                  "a lighter network (32/64/128/128/128 channels: the paper's 128 except at the two finest scales), "
                  "the square-root loss and Adam's shorter memories (betas 0.85, 0.9): reached the paper preset's "
-                 "peak (over 1500 steps) - 0.3 dB 2.67x and 3.64x sooner on zebra and monarch x4 in one run (660 / "
-                 "670 steps against 930 / 1030) and at x8 after 140 / 360 steps (the paper preset: 360 / 830), and "
-                 "peaked 0.15-2.0 dB higher; the paper's network with that loss alone (the preset before) was "
-                 "1.7-2.8x sooner, the thin network with the betas 3.3-7.8x but peaked no higher than the paper's "
-                 "on monarch"),
+                 "peak (over 1500 steps) - 0.3 dB 2.67x and 3.64x sooner on zebra and monarch x4 (660 / 670 "
+                 "steps against 930 / 1030) and 5.38x and 4.45x at x8 (140 / 360 against 360 / 830), paper and "
+                 "fast in one run per scale, and peaked 0.15-2.0 dB higher; the paper's network with that loss "
+                 "alone (the preset before) was 1.7-2.8x sooner, the thin network with the betas 3.3-7.8x but "
+                 "peaked no higher than the paper's on monarch"),
     "fill": ({"loss": "rmse", "keep_measured": True},
              "the square-root loss and the known pixels returned as measured: reached the paper preset's peak (over "
              "1500 steps) - 0.3 dB 7.8-28x sooner on 3 crops (vase; three seeded blobs on hill and kodim12), mostly "
