@@ -6,9 +6,12 @@ import torch
 
 import deepprior
 from deepprior import metrics
-from deepprior.config import FitConfig
+from deepprior.config import FitConfig, NetConfig
 from deepprior.errors import InputError
+from deepprior.fit import fit
 from deepprior.masks import drop_mask, holdout_mask
+from deepprior.nets import build_net, make_input
+from deepprior.operators import Mask
 from deepprior.tricks import AutoStop
 from helpers import SMALL, smooth_image
 
@@ -48,11 +51,6 @@ def test_autostop_other_rules_return_the_best_held_out_ema_too():
 
 
 def _fit(obs, known, held, iterations=30):
-    from deepprior.config import NetConfig
-    from deepprior.fit import fit
-    from deepprior.nets import build_net, make_input
-    from deepprior.operators import Mask
-
     cfg = NetConfig(**SMALL)
     net = build_net("skip", cfg, 3, generator=torch.Generator().manual_seed(0))
     z = make_input(cfg, 32, 32, generator=torch.Generator().manual_seed(0), device=torch.device("cpu"))

@@ -210,7 +210,7 @@ def restore_tiled(image: np.ndarray, task: str = "denoise", *, tile: int | tuple
     weights: list[np.ndarray] = []
     # The input's share of the stitched curve (tiles without snapshots); only kept with a ground truth.
     skipped = np.zeros((out_h, out_w, c) if ground_truth is not None else (0, 0, c), np.float32)
-    state: dict[str, Any] = {"next": 0, "fitted": 0, "backtracks": 0, "config": {}, "chosen": "ema",
+    state: dict[str, Any] = {"next": 0, "fitted": 0, "backtracks": 0, "held": 0, "config": {}, "chosen": "ema",
                              "graphed": [], "graph_error": None, "kept": False}
 
     def blend(n: int, r: Any) -> None:
@@ -237,6 +237,7 @@ def restore_tiled(image: np.ndarray, task: str = "denoise", *, tile: int | tuple
         history.extend({"tile": n, **row} for row in r.history)
         state["fitted"] += 1
         state["backtracks"] += r.metrics["backtracks"]
+        state["held"] += r.metrics["holdout_pixels"]
         state["graphed"].append(r.metrics["cuda_graph"])
         state["graph_error"] = state["graph_error"] or r.metrics["cuda_graph_error"]
         tiles.append({"tile": n, "y": y0 * f, "x": x0 * f, "iterations": r.metrics["iterations"],
@@ -290,7 +291,8 @@ def restore_tiled(image: np.ndarray, task: str = "denoise", *, tile: int | tuple
                          "stopped_by": "interrupted" if stop.is_set() else "tiles", "backtracks": backtracks,
                          "device": config["device"], "seed": config["seed"],
                          "cuda_graph": bool(state["graphed"]) and all(state["graphed"]),
-                         "cuda_graph_error": state["graph_error"], "kept_measured": state["kept"]}
+                         "cuda_graph_error": state["graph_error"], "kept_measured": state["kept"],
+                         "holdout_pixels": state["held"]}
     if ground_truth is not None:
         for k in ("output", "ema", "best"):
             m[k] = {"gt": metrics.scores(metrics.quantize(images[k]), ground_truth)}
