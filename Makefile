@@ -4,12 +4,20 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench
+.PHONY: demo test quick docs
 demo: $(STAMP)
 	$(VENV)/bin/deepprior demo
 
+# Every test, the slow ones included (what CI runs); `make quick` leaves the slow ones out.
 test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -m "slow or not slow"
+
+quick: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
+
+# The generated docs: the command-line reference (a test fails when it is stale).
+docs: $(STAMP)
+	$(VENV)/bin/python -m deepprior.cli.reference > docs/cli.md
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)

@@ -34,9 +34,9 @@ def smoke(device: str, out: pathlib.Path) -> None:
     import torch
 
     import deepprior
-    from deepprior.api import build_configs, resolve_device
-    from deepprior.costs import estimate_memory
-    from deepprior.fit import resolve_precision
+    from deepprior.fitting import resolve_precision
+    from deepprior.jobs import get_preset, resolve_device
+    from deepprior.jobs.costs import estimate_memory
 
     dev = resolve_device(device)
     rng = np.random.default_rng(0)
@@ -61,8 +61,8 @@ def smoke(device: str, out: pathlib.Path) -> None:
     report["repeat_max_abs_diff"] = float(np.abs(a - b).max())
     big = rng.random((200, 200, 3), dtype=np.float32)
     r = deepprior.restore(big, "denoise", iterations=20, device=device)
-    report["auto_tiles"] = {"tile": r.metrics.get("tile"), "workers": r.metrics.get("workers"),
-                            "tiles": len(r.metrics.get("tiles", [])), "shape": list(r.image.shape)}
+    report["auto_tiles"] = {"tile": r.metrics["tile"], "workers": r.metrics["workers"],
+                            "tiles": r.metrics["tiles"], "shape": list(r.image.shape)}
     # The CLI as a user runs it, device auto.
     from PIL import Image
 
@@ -84,8 +84,8 @@ def smoke(device: str, out: pathlib.Path) -> None:
             base = torch.cuda.memory_allocated(dev)
             deepprior.restore(x, task, iterations=3, log_every=1, preset="paper", device=device, tile=None, **kw)
             peak = torch.cuda.max_memory_allocated(dev) - base
-            net_cfg, fit_cfg = build_configs(task, preset="paper")[:2]
-            est = estimate_memory(net_cfg, size, size, resolve_precision(fit_cfg.precision, dev))
+            preset = get_preset(task, variant="paper")
+            est = estimate_memory(preset.net, size, size, resolve_precision(preset.fit.precision, dev))
             report["memory"].append({"size": size, "task": task, "peak_gib": round(peak / 2**30, 2),
                                      "estimate_gib": round(est / 2**30, 2)})
     (out / "smoke.json").write_text(json.dumps(report, indent=2) + "\n")

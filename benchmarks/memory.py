@@ -19,8 +19,8 @@ def measure(size: int, precision: str, task: str) -> dict:
     import numpy as np
 
     import deepprior
-    from deepprior.api import build_configs
-    from deepprior.costs import estimate_memory
+    from deepprior.jobs import get_preset
+    from deepprior.jobs.costs import estimate_memory
 
     img = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -28,7 +28,7 @@ def measure(size: int, precision: str, task: str) -> dict:
     deepprior.restore(img, task, iterations=2, log_every=1, precision=precision, check_memory=False, tile=None,
                       **kw)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    net, _ = build_configs(task)
+    net = get_preset(task).net
     est = estimate_memory(net, size, size, precision)
     return {"size": size, "precision": precision, "task": task, "measured_mib": (peak - base) // 2**20,
             "estimate_mib": est // 2**20, "ratio": round(est / max(peak - base, 1), 2)}

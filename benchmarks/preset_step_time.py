@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 import deepprior
-from deepprior.masks import drop_mask
+from deepprior.imaging.masks import drop_mask
 
 TASKS = ("denoise", "inpaint")
 
@@ -29,7 +29,8 @@ def time_once(task: str, preset: str, size: int, steps: int, device: str) -> flo
     extra = {"mask": drop_mask((size, size), 0.1, seed=0)} if task == "inpaint" else {"noise_sigma": 0.1}
     r = deepprior.restore(img, task, preset=preset, iterations=steps + 1, log_every=10**6, stop="none", tile=None,
                           device=device, **extra)
-    return (r.fit.seconds - r.history[0]["seconds"]) / steps
+    tile = r.metrics["per_tile"][0]
+    return (tile["seconds"] - r.history[0]["seconds"]) / steps
 
 
 def main() -> None:

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from deepprior.api import build_configs
 from deepprior.config import NetConfig
-from deepprior.cuda_graph import WARMUP_STEPS, GraphedStep
+from deepprior.fitting.cuda_graph import WARMUP_STEPS, GraphedStep
+from deepprior.jobs import get_preset
 from deepprior.nets import build_net, make_input
 
 VARIANTS = {  # name -> (channels_last, autocast dtype, torch.compile, fused Adam)
@@ -38,7 +38,7 @@ COMPILED = {"bf16+channels_last+fused Adam+compile": (True, torch.bfloat16, True
 #: GPU only: half precision with a loss scaler's worth of range (fp16), and float32 with cuDNN's TF32 off (PyTorch
 #: runs float32 convolutions in TF32 by default; the reference code's GPUs of 2018 had no TF32).
 CUDA_VARIANTS = {"fp16+channels_last+fused Adam": (True, torch.float16, False, True)}
-#: GPU only, the fit loop's CUDA graph (deepprior.cuda_graph): name -> (net, graphed, autocast dtype), with
+#: GPU only, the fit loop's CUDA graph (deepprior.fitting.cuda_graph): name -> (net, graphed, autocast dtype), with
 #: channels_last + fused Adam throughout; "fast net" is the fast denoising preset's thin network.
 GRAPH_VARIANTS = {"default+CUDA graph": ("paper", True, torch.bfloat16),
                   "fp32+channels_last+fused Adam+CUDA graph": ("paper", True, None),
@@ -54,7 +54,7 @@ def make_step(size: int, channels_last: bool, dtype: torch.dtype | None, device:
     NumPy copies of the output and its EMA (against the noisy and clean images) and a CPU copy of every weight
     for backtracking.
     """
-    cfg = NetConfig() if net_preset == "paper" else build_configs("denoise", preset=net_preset)[0]
+    cfg = NetConfig() if net_preset == "paper" else get_preset("denoise", variant=net_preset).net
     g = torch.Generator().manual_seed(0)
     net = build_net("skip", cfg, 3, generator=g).to(device)
     z = make_input(cfg, size, size, generator=torch.Generator(device=device).manual_seed(0), device=device)

@@ -12,7 +12,8 @@ import argparse
 import json
 import pathlib
 
-from deepprior.bench import markdown, run_protocol
+from deepprior.bench.protocols import run_protocol
+from deepprior.bench.tables import markdown
 
 
 def main() -> None:

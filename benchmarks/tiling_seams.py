@@ -16,10 +16,10 @@ import pathlib
 import numpy as np
 
 import deepprior
-from deepprior import metrics
-from deepprior.degrade import add_noise
-from deepprior.io import load_image
-from deepprior.tiling import default_overlap, restore_tiled, tile_starts
+from deepprior.imaging import metrics
+from deepprior.imaging.degrade import add_noise
+from deepprior.imaging.io import load_image
+from deepprior.jobs.tiles import default_overlap, tile_starts
 
 
 def band_mask(h: int, w: int, tile: int, overlap: int) -> np.ndarray:
@@ -47,13 +47,13 @@ def main() -> None:
     overlap = default_overlap(args.tile)  # as the CLI's --tile
     kw = {"ground_truth": gt, "iterations": args.max_iters, "log_every": 10}
     whole = deepprior.restore(noisy, "denoise", tile=None, **kw)
-    tiled = restore_tiled(noisy, "denoise", tile=args.tile, overlap=overlap, **kw)
+    tiled = deepprior.restore(noisy, "denoise", tile=args.tile, overlap=overlap, **kw)
     band = band_mask(args.size, args.size, args.tile, overlap)
     err = np.abs(tiled.image - gt).mean(axis=2)
     err_whole = np.abs(whole.image - gt).mean(axis=2)
     result = {
         "image": args.image, "size": args.size, "tile": args.tile, "overlap": overlap,
-        "tiles": len(tiled.metrics["tiles"]),
+        "tiles": tiled.metrics["tiles"],
         "psnr_noisy": metrics.psnr(noisy, gt), "psnr_whole": metrics.psnr(whole.image, gt),
         "psnr_tiled": metrics.psnr(tiled.image, gt),
         "seconds_whole": whole.metrics["seconds"], "seconds_tiled": tiled.metrics["seconds"],

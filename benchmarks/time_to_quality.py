@@ -23,10 +23,11 @@ import numpy as np
 import torch
 
 import deepprior
-from deepprior import metrics
-from deepprior.degrade import add_noise, downscale_image, jpeg_roundtrip
-from deepprior.io import from_tensor, load_image, to_tensor
-from deepprior.masks import drop_mask, holes_mask, load_mask
+from deepprior.imaging import metrics
+from deepprior.imaging.degrade import add_noise, downscale_image, jpeg_roundtrip
+from deepprior.imaging.io import from_tensor, load_image, to_tensor
+from deepprior.imaging.masks import drop_mask, holes_mask, load_mask
+from deepprior.jobs import resolve_device
 from deepprior.operators import Mask
 
 #: task -> image name -> (image, corruption, crop box (top, left, size)); paths under --data. The corruption is
@@ -175,7 +176,7 @@ def run_image(task: str, name: str, args: argparse.Namespace, oracle: float | No
     ref = None
     kept_curve: list[dict] = []  # the paper run's scores with the measured pixels kept (--kept-target)
 
-    def score_kept(rec: deepprior.fit.StepRecord) -> None:
+    def score_kept(rec: deepprior.StepRecord) -> None:
         """The paper run's output and EMA as the fast mask presets hand them back (the operator's own rule)."""
         op = Mask(torch.from_numpy(kw["mask"].astype(np.float32))).to(rec.output.device)
         seen = to_tensor(obs, device=rec.output.device)
@@ -203,11 +204,11 @@ def run_image(task: str, name: str, args: argparse.Namespace, oracle: float | No
         settings = {"preset": "paper", **CANDIDATES[cand]}
         r = ref if cand == "paper" and ref is not None else deepprior.restore(
             obs, task, iterations=args.max_iters, **kw, **settings)
-        tiled = "tiles" in r.metrics
-        curve = r.metrics["curve"] if tiled else r.history
+        tiled = r.metrics["tiles"] > 1
+        curve = r.metrics["curve"]  # of the stitched image: of the one tile, its history's scores
         steps, seconds = first_reach(curve, target)
-        # A tiled run: wall seconds per step of the tiles running side by side.
-        per_step = r.metrics["seconds"] / max(r.metrics["iterations"], 1) * (r.metrics["workers"] if tiled else 1)
+        # Wall seconds per step of the tiles running side by side.
+        per_step = r.metrics["seconds"] / max(r.metrics["iterations"], 1) * r.metrics["workers"]
         row = {"name": cand, "settings": {k: list(v) if isinstance(v, tuple) else v
                                           for k, v in CANDIDATES[cand].items()},
                "steps_to_target": steps, "seconds_to_target": seconds, "seconds_per_step": round(per_step, 4),
@@ -219,7 +220,7 @@ def run_image(task: str, name: str, args: argparse.Namespace, oracle: float | No
                 kept_curve if r is ref else curve, kept_target)
         if tiled:
             row.update(tile=r.metrics["tile"], workers=r.metrics["workers"],
-                       tiles=[{k: t[k] for k in ("iterations", "stopped_by", "seconds")} for t in r.metrics["tiles"]])
+                       tiles=[{k: t[k] for k in ("iterations", "stopped_by", "seconds")} for t in r.metrics["per_tile"]])
         result["runs"].append(row)
         print(json.dumps({"image": name, **row}), flush=True)
     paper = next((r for r in result["runs"] if r["name"] == "paper"), None)
@@ -290,7 +291,7 @@ def main() -> None:
         ap.error("--kept-oracle needs --paper-oracle and one value per image")
     if len(oracles) != len(names):
         ap.error("--paper-oracle needs one value per image")
-    device = deepprior.api.resolve_device(args.device)
+    device = resolve_device(args.device)
     results = {"task": args.task, "machine": platform.processor() or platform.machine(),
                "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
                "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "images": []}

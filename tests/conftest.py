@@ -1,11 +1,23 @@
-"""Shared fixtures: tiny images and masks written with numpy + Pillow into ``tmp_path``."""
+"""Shared fixtures: tiny images and masks written with numpy + Pillow into ``tmp_path``, the device(s) to test
+on, and an in-process runner of the command line."""
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+
+from helpers import Result
 
 #: Tiny image size (W, H): big enough for a 2-scale network, small enough for a fit of a few steps.
 SIZE = (40, 36)
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """Each device a test should pass on: the CPU, and CUDA where present."""
+    return request.param
 
 
 @pytest.fixture
@@ -55,3 +67,31 @@ def mask_png(write_png):
     m = np.full((h, w), 255, np.uint8)
     m[10:18, 12:22] = 0
     return write_png("mask.png", m)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny fits gain nothing from threads, and OpenMP threads stall for seconds on a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
+def run(capsys, monkeypatch, tmp_path, one_torch_thread):
+    """``run(*args)`` calls the CLI's ``main(argv)`` in-process (cwd = tmp_path): exit code, stdout, stderr."""
+    from deepprior.cli import main
+
+    monkeypatch.chdir(tmp_path)
+
+    def call(*args):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as e:
+            code = e.code
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    return call

@@ -1,11 +1,19 @@
-"""Tiny synthetic images and a small network config shared by the tests."""
+"""Helpers shared by the tests: tiny synthetic images, a small network, a sabotaged fit, and the CLI runner's
+assertions."""
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
 
-# Two scales of 16 channels: fast enough for dozens of steps on 48 px images.
+import numpy as np
+import torch
+from PIL import Image
+
+#: Two scales of 16 channels: fast enough for dozens of steps on 48 px images.
 SMALL = dict(channels_down=(16, 16), channels_up=(16, 16), channels_skip=(4, 4), input_channels=8)
+#: The same, tinier still, as command-line options (with 3 steps and no progress bar).
+TINY = ["--iters", "3", "--log-every", "1", "--channels-down", "8x2", "--channels-up", "8x2",
+        "--channels-skip", "2x2", "--input-channels", "4", "--quiet"]
 
 
 def smooth_image(h: int = 48, w: int = 40, c: int = 3, seed: int = 0) -> np.ndarray:
@@ -17,3 +25,79 @@ def smooth_image(h: int = 48, w: int = 40, c: int = 3, seed: int = 0) -> np.ndar
         cy, cx, r = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.1, 0.2)
         img += 0.2 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / r**2)[..., None]
     return np.clip(img, 0, 1).astype(np.float32)
+
+
+def noisy(gt: np.ndarray, sigma: float = 25, seed: int = 0) -> np.ndarray:
+    """``gt`` plus Gaussian noise of std ``sigma`` on the 0-255 scale, clipped."""
+    return np.clip(gt + np.random.default_rng(seed).normal(0, sigma / 255, gt.shape), 0, 1).astype(np.float32)
+
+
+def as_tensor(img: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None]
+
+
+class Sabotage(torch.nn.Module):
+    """Wraps a net and wrecks its weights once, at a given forward call (a simulated bad update)."""
+
+    def __init__(self, net: torch.nn.Module, at: int) -> None:
+        super().__init__()
+        self.net, self.at, self.calls = net, at, 0
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.calls == self.at:
+            with torch.no_grad():
+                for p in self.net.parameters():
+                    p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(0)) * 5)
+        return self.net(z)
+
+
+def sabotaged_fit():
+    """100 steps of a denoising fit whose weights are wrecked at step 60 (logged every 10 steps)."""
+    import deepprior
+    from deepprior.config import FitConfig, NetConfig
+    from deepprior.nets import build_net, make_input
+    from deepprior.operators import Identity
+
+    y = as_tensor(noisy(smooth_image(32, 32)))
+    cfg = NetConfig(**SMALL)
+    net = Sabotage(build_net("skip", cfg, 3, generator=torch.Generator().manual_seed(0)), at=60)
+    z = make_input(cfg, 32, 32, generator=torch.Generator().manual_seed(0), device=torch.device("cpu"))
+    fit_cfg = FitConfig(iterations=100, log_every=10, backtrack_window=1000)
+    return deepprior.fit(deepprior.Problem(y, Identity()), net, z, fit_cfg, generator=torch.Generator().manual_seed(0))
+
+
+@dataclass
+class Result:
+    """A CLI call: exit code, stdout, stderr."""
+
+    code: int
+    out: str
+    err: str
+
+
+def files_under(folder) -> set[str]:
+    """Every file and folder below ``folder``, as relative POSIX paths (to prove a run wrote nothing)."""
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*")}
+
+
+def assert_user_error(res: Result, *words: str) -> None:
+    """Exit status 2, exactly one ``deepprior: error:`` line on stderr naming ``words``, nothing on stdout."""
+    assert res.code == 2, (res.code, res.err)
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1, res.err
+    assert lines[0].startswith("deepprior: error: "), res.err
+    assert "Traceback" not in res.err
+    for w in words:
+        assert w.lower() in lines[0].lower(), (w, lines[0])
+    assert res.out == ""
+
+
+def image_info(path) -> tuple[tuple[int, int], str]:
+    with Image.open(path) as im:
+        return im.size, im.mode
+
+
+def pixels(path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im)

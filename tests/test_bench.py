@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deepprior.bench import markdown, run_protocol
+from deepprior.bench.protocols import run_protocol
+from deepprior.bench.tables import markdown
 from deepprior.errors import InputError
 from helpers import smooth_image
 
@@ -27,6 +28,7 @@ def data(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow  # the paper's network
 def test_denoise_protocol_rows_and_table(data):
     res = run_protocol("denoise9-25", data, quick=True, seeds=2, iterations=3, progress=lambda s: None)
     rows = res["rows"]
@@ -46,8 +48,24 @@ def test_denoise_protocol_rows_and_table(data):
     json.dumps(res)  # the CLI writes it as JSON
 
 
+def test_the_fast_preset_runs_as_it_is_tiles_included(data, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)  # two workers: the 128 px image in two tiles
+    big = np.kron((smooth_image(64, 64) * 255).round().astype(np.uint8), np.ones((2, 2, 1), np.uint8))
+    folder = data / "benchmarks" / "denoise9"
+    for p in folder.iterdir():
+        p.unlink()
+    Image.fromarray(big).save(folder / "F16_GT.png")
+    (row,) = run_protocol("denoise9-25", data, quick=False, iterations=30, preset="fast",
+                          progress=lambda s: None)["rows"]
+    assert row["tiles"] == 2 and row["size"] == "128x128" and row["fixed_iterations"] == 60
+    assert row["auto_rule"] in ("cap x2", "discrepancy x2") and row["auto_seconds"] <= row["fixed_seconds"]
+    assert row["fixed"] > row["input"] + 3
+
+
 def test_inpaint11_masks_and_errors(data):
-    res = run_protocol("inpaint11", data, quick=True, iterations=3, progress=lambda s: None)
+    res = run_protocol("inpaint11", data, quick=True, iterations=3, preset="fast", progress=lambda s: None)
     (row,) = res["rows"]
     assert row["image"] == "house" and row["paper"] == 39.00 and row["input"] < 15
     assert row["biharmonic"] > row["input"] + 10

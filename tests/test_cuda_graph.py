@@ -8,11 +8,11 @@ import pytest
 import torch
 
 import deepprior
-from deepprior.cuda_graph import WARMUP_STEPS
-from helpers import SMALL, smooth_image
-from test_fit import _noisy, sabotaged_fit
+from deepprior.fitting.cuda_graph import WARMUP_STEPS
+from helpers import SMALL, noisy as _noisy, sabotaged_fit, smooth_image
 
-fit_module = importlib.import_module("deepprior.fit")  # the module; ``deepprior.fit`` is the function
+stepper_module = importlib.import_module("deepprior.fitting.stepper")
+precision_module = importlib.import_module("deepprior.fitting.precision")
 
 
 class EagerGraph:
@@ -40,8 +40,10 @@ class EagerGraph:
 @pytest.fixture
 def eager_graph(monkeypatch):
     EagerGraph.instances.clear()
-    monkeypatch.setattr(fit_module, "graph_supported", lambda *a: True)
-    monkeypatch.setattr(fit_module, "GraphedStep", EagerGraph)
+    # Where the plan decides whether a graph is supported, and where the stepper builds one.
+    monkeypatch.setattr(precision_module, "graph_supported", lambda *a: True)
+    monkeypatch.setattr(stepper_module, "graph_supported", lambda *a: True)
+    monkeypatch.setattr(stepper_module, "GraphedStep", EagerGraph)
     return EagerGraph.instances
 
 
@@ -63,7 +65,7 @@ def test_graph_path_computes_what_the_eager_loop_computes(eager_graph, extra):
 
 def test_a_tiled_run_reports_whether_its_tiles_ran_as_graphs(eager_graph):
     r = deepprior.restore(_noisy(smooth_image(64, 64)), "denoise", iterations=6, tile=40, workers=1, **SMALL)
-    assert len(eager_graph) == len(r.metrics["tiles"]) == 4
+    assert len(eager_graph) == r.metrics["tiles"] == 4
     assert r.metrics["cuda_graph"] is True and r.metrics["cuda_graph_error"] is None
 
 
@@ -127,6 +129,7 @@ def test_real_graph_matches_eager_on_cuda():
     assert graphed.metrics["cuda_graph"] and not eager.metrics["cuda_graph"]
     # cuDNN may pick other kernels under capture: equal up to float32 rounding carried through 60 updates.
     assert np.abs(graphed.output - eager.output).max() < 2e-2
-    assert abs(graphed.metrics["output"]["input"]["psnr"] - eager.metrics["output"]["input"]["psnr"]) < 0.2
+    assert abs(graphed.metrics["output"]["observation"]["psnr"]
+               - eager.metrics["output"]["observation"]["psnr"]) < 0.2
     again = deepprior.restore(noisy, "denoise", cuda_graph=True, **kw)
     assert np.abs(again.output - graphed.output).max() < 2e-2

@@ -5,14 +5,14 @@ import pytest
 import torch
 
 import deepprior
-from deepprior import metrics
+from deepprior import Problem, fit
 from deepprior.config import FitConfig, NetConfig
 from deepprior.errors import InputError
-from deepprior.fit import fit
-from deepprior.masks import drop_mask, holdout_mask
+from deepprior.fitting.stopping import AutoStop
+from deepprior.imaging import metrics
+from deepprior.imaging.masks import drop_mask, holdout_mask
 from deepprior.nets import build_net, make_input
 from deepprior.operators import Mask
-from deepprior.tricks import AutoStop
 from helpers import SMALL, smooth_image
 
 
@@ -56,9 +56,9 @@ def _fit(obs, known, held, iterations=30):
     z = make_input(cfg, 32, 32, generator=torch.Generator().manual_seed(0), device=torch.device("cpu"))
     y = torch.from_numpy(obs).permute(2, 0, 1)[None]
     h = None if held is None else torch.from_numpy(held.astype(np.float32))[None, None]
-    return fit(y, Mask(torch.from_numpy(known.astype(np.float32))), net, z,
-               FitConfig(iterations=iterations, log_every=10, precision="fp32"),
-               generator=torch.Generator().manual_seed(1), holdout=h)
+    problem = Problem(y, Mask(torch.from_numpy(known.astype(np.float32))), holdout=h)
+    return fit(problem, net, z, FitConfig(iterations=iterations, log_every=10, precision="fp32"),
+               generator=torch.Generator().manual_seed(1))
 
 
 def test_held_out_values_never_reach_the_fit_but_are_scored():

@@ -5,7 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from deepprior import io
+from deepprior.cli.paths import check_output_path
+from deepprior.imaging import io
 from deepprior.errors import InputError
 
 H, W = 31, 37
@@ -183,21 +184,21 @@ def test_check_output_path(tmp_path, monkeypatch, rgb8):
     for same in (src, "in.png", "./d/../in.png"):
         for overwrite in (False, True):
             with pytest.raises(InputError, match="same file as input"):
-                io.check_output_path(same, [None, src], overwrite=overwrite)
+                check_output_path(same, [None, src], overwrite=overwrite)
     with pytest.raises(InputError, match="same file as input"):  # caught before either file exists
-        io.check_output_path("later.png", ["d/../later.png"])
+        check_output_path("later.png", ["d/../later.png"])
     os.link(src, tmp_path / "hard.png")
     with pytest.raises(InputError, match="same file as input"):
-        io.check_output_path("hard.png", [src], overwrite=True)
+        check_output_path("hard.png", [src], overwrite=True)
     _save(rgb8, tmp_path / "old.png")
     with pytest.raises(InputError, match="exists; pass --overwrite"):
-        io.check_output_path("old.png", [src])
-    assert str(io.check_output_path("old.png", [src], overwrite=True)) == "old.png"
-    assert str(io.check_output_path("new.png", [src, None])) == "new.png"
+        check_output_path("old.png", [src])
+    assert str(check_output_path("old.png", [src], overwrite=True)) == "old.png"
+    assert str(check_output_path("new.png", [src, None])) == "new.png"
     with pytest.raises(InputError, match="unknown image extension"):
-        io.check_output_path("new.txt", [src])
+        check_output_path("new.txt", [src])
     with pytest.raises(InputError, match="is a directory"):
-        io.check_output_path("d", [src], overwrite=True)
+        check_output_path("d", [src], overwrite=True)
 
 
 def test_tensor_round_trip(rgb8):
@@ -210,8 +211,3 @@ def test_tensor_round_trip(rgb8):
     np.testing.assert_array_equal(back, img)
     assert io.to_tensor(img[:, :, 0]).shape == (1, 1, H, W)
     assert io.from_tensor(io.to_tensor(img, dtype=torch.float64)).dtype == np.float32
-
-
-def test_available_memory_cpu_is_plausible():
-    free = io.available_memory(torch.device("cpu"))
-    assert isinstance(free, int) and 1 << 20 < free < 1 << 50

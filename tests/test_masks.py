@@ -1,11 +1,11 @@
-"""Tests for deepprior.masks: generators, validation and PNG round trips."""
+"""Tests for deepprior.imaging.masks: generators, validation and PNG round trips."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from deepprior.errors import InputError
-from deepprior.masks import (
+from deepprior.imaging.masks import (
     drop_mask,
     holes_mask,
     load_mask,

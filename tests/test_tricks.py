@@ -2,7 +2,8 @@ import math
 
 import torch
 
-from deepprior.tricks import Backtracker, BestSnapshot, OutputEMA
+from deepprior.fitting.stopping import AutoStop
+from deepprior.fitting.tricks import Backtracker, BestSnapshot, OutputEMA
 
 
 def test_ema_matches_the_recurrence():
@@ -112,7 +113,6 @@ def _feed(stop, variances, fits=None, every=25):
 
 
 def test_autostop_fires_after_a_real_rise_and_picks_the_ema_lag_steps_after_the_minimum():
-    from deepprior.tricks import AutoStop
 
     # variance falls to a minimum at step 700, then climbs (the net starts fitting the noise)
     var = [10 - 0.01 * it if it <= 700 else 3 + 0.01 * (it - 700) for it in range(25, 3001, 25)]
@@ -123,7 +123,6 @@ def test_autostop_fires_after_a_real_rise_and_picks_the_ema_lag_steps_after_the_
 
 
 def test_autostop_ignores_small_bumps_and_never_fires_before_min_iterations():
-    from deepprior.tricks import AutoStop
 
     # an early minimum at 175, a 15 % bump for 300 steps, then a steady decline (a run still improving)
     var = [2.64 if it == 175 else 3.0 if it < 500 else 3.0 - 0.001 * (it - 500) for it in range(25, 2501, 25)]
@@ -135,7 +134,6 @@ def test_autostop_ignores_small_bumps_and_never_fires_before_min_iterations():
 
 
 def test_autostop_converged_and_frozen_after_firing():
-    from deepprior.tricks import AutoStop
 
     var = [1.0 / it for it in range(25, 5001, 25)]  # still falling: no peak
     fits = [min(30.0, 0.05 * it) for it in range(25, 5001, 25)]  # stops improving at step 600
@@ -146,7 +144,6 @@ def test_autostop_converged_and_frozen_after_firing():
 
 
 def test_autostop_discrepancy_first_then_peak_picks_the_current_ema():
-    from deepprior.tricks import AutoStop
 
     var = [10 - 0.01 * it if it <= 700 else 3 + 0.01 * (it - 700) for it in range(25, 3001, 25)]
     # the loss reaches the noise level (1.0) at step 800, before the (doubled) variance patience runs out
@@ -166,8 +163,7 @@ def test_autostop_discrepancy_first_then_peak_picks_the_current_ema():
 
 
 def test_autostop_without_the_peak_rule_waits_for_convergence():
-    from deepprior.presets import get_preset
-    from deepprior.tricks import AutoStop
+    from deepprior.jobs.presets import get_preset
 
     # the variance rises 300 steps after a minimum (as on a pixel-drop run) while the fit keeps improving
     var = [10 - 0.01 * it if it <= 700 else 3 + 0.01 * (it - 700) for it in range(25, 3001, 25)]

@@ -1,17 +1,29 @@
 """deepprior: restore damaged images with the Deep Image Prior (Ulyanov, Vedaldi, Lempitsky, CVPR 2018).
 
 An untrained convolutional network is fitted to the one corrupted image; its structure alone is the prior.
-Start with :func:`restore` (:func:`restore_whole` never tiles); the command line (``deepprior --help``) is a
-thin layer over it.
+:func:`plan` resolves a restoration into a :class:`Job` (or raises :class:`InputError`), :func:`run` executes
+it and returns a :class:`Restoration`; :func:`restore` does both. The command line (``deepprior --help``) is
+a front end over them.
+
+Examples
+--------
+>>> import numpy as np, deepprior
+>>> noisy = np.random.default_rng(0).random((48, 48, 3), dtype=np.float32)
+>>> r = deepprior.restore(noisy, "denoise", iterations=2, channels_down=(8, 8), channels_up=(8, 8),
+...                       channels_skip=(2, 2), input_channels=4)
+>>> r.image.shape, r.result, r.metrics["tiles"]
+((48, 48, 3), 'best', 1)
 """
 
-from .api import Restoration, restore, restore_whole
 from .config import FitConfig, NetConfig
 from .errors import InputError
-from .fit import FitResult, StepRecord, fit
-from .presets import PRESETS, get_preset
+from .fitting import FitResult, Problem, StepRecord, fit
+from .imaging.io import load_image, save_image
+from .imaging.masks import load_mask, save_mask
+from .jobs import (PRESETS, TASKS, Job, Restoration, TilePlan, get_preset, plan, plan_from_config, restore,
+                   run)
+from .version import __version__
 
-__version__ = "0.1.0"
-
-__all__ = ["restore", "restore_whole", "Restoration", "fit", "FitResult", "StepRecord", "FitConfig", "NetConfig",
-           "InputError", "PRESETS", "get_preset", "__version__"]
+__all__ = ["plan", "plan_from_config", "run", "restore", "Job", "Restoration", "TilePlan", "fit", "Problem",
+           "FitResult", "StepRecord", "FitConfig", "NetConfig", "InputError", "PRESETS", "TASKS", "get_preset",
+           "load_image", "save_image", "load_mask", "save_mask", "__version__"]

@@ -1,0 +1,1 @@
+"""The classical methods users would pick instead of DIP, run on the same input for comparison."""

@@ -1,0 +1,51 @@
+"""The classical methods users pick instead of DIP: CBM3D, non-local means, biharmonic inpainting, bicubic."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from ..errors import InputError
+
+
+def bicubic_upsample(img: np.ndarray, factor: int) -> np.ndarray:
+    """Bicubic upsampling (Pillow, a = -0.5, as MATLAB's ``imresize``) of an (h, w, C) image in [0, 1].
+
+    Each channel is resized in 32-bit float, so no 8-bit rounding happens before scoring.
+    """
+    h, w, c = img.shape
+    size = (w * factor, h * factor)
+    chans = [np.asarray(Image.fromarray(img[..., i].astype(np.float32), mode="F").resize(size, Image.BICUBIC))
+             for i in range(c)]
+    return np.clip(np.stack(chans, -1), 0.0, 1.0).astype(np.float32)
+
+
+def cbm3d(noisy: np.ndarray, sigma: float) -> np.ndarray:
+    """(C)BM3D denoising with noise std ``sigma`` on [0, 1] (the ``bm3d`` package; install the extra
+    ``deepprior[compare]``)."""
+    try:
+        import bm3d
+    except ImportError:
+        raise InputError("CBM3D needs the bm3d package: pip install 'deepprior[compare]'") from None
+    if noisy.shape[2] == 3:
+        out = bm3d.bm3d_rgb(noisy, sigma_psd=sigma)
+    else:
+        out = bm3d.bm3d(noisy[..., 0], sigma_psd=sigma)[..., None]
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def nlm(noisy: np.ndarray, sigma: float) -> np.ndarray:
+    """Non-local means (scikit-image, fast mode, h = 0.8 sigma as its documentation suggests)."""
+    from skimage.restoration import denoise_nl_means
+
+    out = denoise_nl_means(noisy, h=0.8 * sigma, sigma=sigma, fast_mode=True, patch_size=5, patch_distance=6,
+                           channel_axis=-1)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def biharmonic(img: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Biharmonic inpainting of the missing pixels (scikit-image); known pixels are kept."""
+    from skimage.restoration import inpaint_biharmonic
+
+    out = inpaint_biharmonic(img, ~known, channel_axis=-1)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)

@@ -1,0 +1,173 @@
+"""The restore commands: check the paths, load the files, plan the job, show its estimate, run it, write the
+image and the report. Every check that can fail runs before the fit starts, so a bad input writes nothing."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import pathlib
+from typing import Any
+
+import click
+
+from ..classical.compare import run_classical
+from ..errors import InputError
+from ..imaging.io import load_image, save_image
+from ..imaging.masks import load_mask
+from ..jobs import Job, Restoration, plan, run
+from ..jobs.tasks import Task
+from ..report import write_report
+from .options import apply, config_options, config_settings, input_options, iteration_settings, run_options
+from .paths import check_output_path, check_report_dir, check_steps_dir
+from .progress import Progress, StepSaver
+
+#: The input files of a run, by the name config.json records them under.
+SOURCES = ("image", "mask", "guide", "gt")
+
+
+def restore_command(task: Task) -> click.Command:
+    """The command of one task: its inputs, the run options and one option per config field."""
+    def command(**kw: Any) -> None:
+        run_restore(task.name, **kw)
+
+    command.__doc__ = task.summary
+    return click.command(task.name, help=task.summary)(apply(input_options(task) + run_options()
+                                                             + config_options(task), command))
+
+
+def sources_of(paths: dict[str, pathlib.Path | None]) -> dict[str, Any]:
+    """The input files as config.json records them: absolute paths and their SHA-256, so a rerun finds them
+    and can tell whether they changed."""
+    files = {k: str(p.resolve()) for k, p in paths.items() if p is not None}
+    return {**files, "sha256": {k: hashlib.sha256(p.read_bytes()).hexdigest() for k, p in paths.items()
+                                if p is not None}}
+
+
+def run_restore(task: str, *, image: pathlib.Path, output: pathlib.Path, mask: pathlib.Path | None = None,
+                scale: int | None = None, guide: pathlib.Path | None = None, gt: pathlib.Path | None = None,
+                report: pathlib.Path | None = None, overwrite: bool = False, quiet: bool = False,
+                compare: bool = False, iters: int | str | None = None, max_iters: int | None = None,
+                preset: str = "fast", seed: int = 0, device: str = "auto", tile: Any = "auto",
+                overlap: int | None = None, workers: int | None = None, **options: Any) -> Restoration:
+    """Run one restore command end to end; returns the :class:`Restoration`."""
+    paths = {"image": image, "mask": mask, "guide": guide, "gt": gt}
+    check_output_path(output, paths.values(), overwrite=overwrite)
+    check_report_dir(report, output, list(paths.values()), overwrite)
+    observed = load_image(image)
+    settings = {**config_settings(options), **iteration_settings(iters, max_iters)}
+    job = plan(observed, task, mask=None if mask is None else load_mask(mask), scale=scale,
+               guide=None if guide is None else load_image(guide), ground_truth=None if gt is None else load_image(gt),
+               preset=preset, seed=seed, device=device, tile=tile, overlap=overlap, workers=workers, **settings)
+    return execute(job, output=output, report=report, overwrite=overwrite, quiet=quiet, compare=compare,
+                   sources=sources_of(paths))
+
+
+def execute(job: Job, *, output: pathlib.Path, report: pathlib.Path | None, overwrite: bool, quiet: bool,
+            compare: bool, sources: dict[str, Any]) -> Restoration:
+    """Run a planned job as the command line does: estimate, progress, result, report, summary."""
+    if not quiet:
+        announce(job)
+    tiles = len(job.tiling.tiles)
+    callbacks: list[Any] = []
+    if job.fit.save_every:
+        steps_dir = (report / "steps") if report else output.with_name(output.stem + "_steps")
+        check_steps_dir(steps_dir, overwrite)
+        callbacks.append(StepSaver(steps_dir, tiles))
+    progress = Progress(job.fit.iterations * tiles, enabled=not quiet, tiles=tiles)
+    try:
+        result = run(job, callbacks=callbacks + [progress])
+    finally:
+        progress.close()
+    inputs = job.inputs
+    panels: list[tuple[str, Any]] = [] if inputs.guide is None else [("flash (network input)", inputs.guide)]
+    if compare:
+        classical = run_classical(job.task.classical, inputs.observation, mask=inputs.mask, scale=job.scale,
+                                  ground_truth=result.ground_truth, psnr_y=job.scale is not None)
+        result.metrics["compare"] = {k: {n: v for n, v in e.items() if n != "image"} for k, e in classical.items()}
+        panels += [(k, e["image"]) for k, e in classical.items()]
+    save_image(result.image, output)
+    if report is not None:
+        config = {**job.to_config(), "inputs": {**sources, "compare": compare}}
+        write_report(report, metrics=result.metrics, config=config, history=result.history,
+                     observation=result.baseline, result=result.image, ground_truth=result.ground_truth,
+                     extra=panels)
+    summary(result, output, report)
+    return result
+
+
+def announce(job: Job) -> None:
+    """Before a run: its size, cost per step, memory and time, so a user knows what they started."""
+    est = job.estimate()
+    tiles = len(job.tiling.tiles)
+    h, w = job.largest_tile()
+    bound = "up to " if job.fit.stop == "auto" else ""
+    what = f"{tiles} tiles of {w}x{h}" if tiles > 1 else f"{w}x{h}"
+    click.echo(f"fitting {what}: about {est.flops / 1e9:.0f} GFLOP and {est.step_seconds:.2g} s per step, "
+               f"{est.memory / 2**30:.1f} GiB of memory; {bound}{job.fit.iterations} steps"
+               f"{' per tile' if tiles > 1 else ''}, {bound}{duration(est.seconds)} on {job.device}", err=True)
+
+
+def duration(seconds: float) -> str:
+    """12 s, 4.5 min, 2.3 h."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+_REASONS = {"peak": "auto-stop: the output had peaked", "converged": "auto-stop: converged",
+            "discrepancy": "auto-stop: the fit reached the noise level",
+            "validation": "auto-stop: the held-out pixels stopped improving",
+            "interrupted": "interrupted", "callback": "stopped by a callback"}
+
+
+def summary(result: Restoration, output: pathlib.Path, report: pathlib.Path | None) -> None:
+    """What was written and how the run went, in a few lines."""
+    m = result.metrics
+    stop = f", {_REASONS[m['stopped_by']]}" if m["stopped_by"] in _REASONS else ""
+    if m["stopped_by"] == "tiles":  # each tile stopped on its own: say how, e.g. "discrepancy x2"
+        why = collections.Counter(t["stopped_by"] for t in m["per_tile"])
+        stop = ", tiles stopped by " + ", ".join(f"{k} x{n}" for k, n in why.items())
+    line = f"wrote {output} ({m['result']}, {m['iterations']} iterations, {m['seconds']:.1f} s{stop})"
+    if "input" in m:
+        before, after = m["input"]["gt"]["psnr"], m[m["result"]]["gt"]["psnr"]
+        what = "bicubic" if "bicubic" in m else "input"
+        line += f"; PSNR vs ground truth: {what} {before:.2f} dB, restored {after:.2f} dB"
+    click.echo(line)
+    for name, entry in m.get("compare", {}).items():
+        score = f", PSNR {entry['gt']['psnr']:.2f} dB" if "gt" in entry else ""
+        click.echo(f"  {name}: {entry['seconds']:.1f} s{score}")
+    if report is not None:
+        click.echo(f"report in {report}/")
+    if m["tiles"] > 1:
+        th, tw = m["tile"]
+        click.echo(f"restored in {m['tiles']} tiles of {tw}x{th} px (overlap {m['overlap']} px, "
+                   f"{m['workers']} at a time)")
+    if m["kept_measured"]:
+        click.echo("known pixels kept as in the input; the network filled the missing ones (--no-keep-measured: "
+                   "its output everywhere)")
+    if m["backtracks"]:
+        click.echo(f"backtracking undid {m['backtracks']} loss blow-up(s); see history.csv")
+    if m["cuda_graph_error"]:
+        click.echo(f"note: CUDA refused to capture the step as a graph ({m['cuda_graph_error']}); the run went on "
+                   f"with eager steps, which are slower", err=True)
+
+
+def load_sources(sources: dict[str, Any], given: dict[str, pathlib.Path | None]) -> dict[str, pathlib.Path | None]:
+    """The input files of a recorded run: those ``given`` instead, else the recorded ones, which must be
+    unchanged (same SHA-256)."""
+    out: dict[str, pathlib.Path | None] = {}
+    for name in SOURCES:
+        if given.get(name) is not None:
+            out[name] = given[name]
+            continue
+        if name not in sources:
+            out[name] = None
+            continue
+        path = pathlib.Path(sources[name])
+        if not path.is_file():
+            raise InputError(f"the run's {name} {path} is gone; give it with --{name}")
+        if hashlib.sha256(path.read_bytes()).hexdigest() != sources.get("sha256", {}).get(name):
+            raise InputError(f"the run's {name} {path} changed since the run (its SHA-256 differs); give it with "
+                             f"--{name} to use it anyway")
+        out[name] = path
+    return out

@@ -1,0 +1,116 @@
+"""A :class:`Job`: everything one restoration will do, resolved once by :func:`deepprior.plan`.
+
+Front ends build a Job, may show its :meth:`~Job.estimate`, and hand it to :func:`deepprior.run`; nothing
+downstream reads raw settings again. A Job is written to a report's ``config.json`` (:meth:`Job.to_config`)
+and rebuilt from it (:func:`deepprior.plan_from_config`), so a result can be rerun exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..config import FitConfig, NetConfig, to_dict
+from ..operators import OPERATORS, Operator, make_operator
+from ..version import __version__
+from .costs import Estimate, estimate_run
+from .presets import Preset, describe
+from .tasks import Task
+from .tiles import TilePlan
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The arrays a job restores, checked: images (H, W, C) float32 in [0, 1], the mask (H, W) bool.
+
+    ``ground_truth`` has the result's size (for super-resolution, centre-cropped like ``degrade``)."""
+
+    observation: np.ndarray
+    mask: np.ndarray | None = None
+    guide: np.ndarray | None = None
+    ground_truth: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Job:
+    """One restoration, resolved: task, preset, configs, device, tiles and inputs.
+
+    Attributes
+    ----------
+    task : Task
+        The task record (its operator, extra inputs, classical methods).
+    preset : Preset
+        The preset the configs started from (variant, source, every value with its reason).
+    scale : int or None
+        The super-resolution factor.
+    seed : int
+        Seeds every fit's weights, input and perturbations (each tile uses the same seed).
+    device : torch.device
+        Where the fits run.
+    net, fit : NetConfig, FitConfig
+        The settings of every fit, device-dependent ones resolved (a tile's noise level is in its Tile).
+    tiling : TilePlan
+        The fits: one tile for the whole image, or several, and how many run at once.
+    inputs : Inputs
+        The checked arrays.
+    memory : int
+        Estimated peak bytes of one fit (of the largest tile).
+    """
+
+    task: Task
+    preset: Preset
+    scale: int | None
+    seed: int
+    device: torch.device
+    net: NetConfig
+    fit: FitConfig
+    tiling: TilePlan
+    inputs: Inputs = field(repr=False)
+    memory: int = 0
+
+    @property
+    def factor(self) -> int:
+        """The scale of the result against the observation (1 but for super-resolution)."""
+        return self.scale or 1
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) of the result."""
+        h, w, c = self.inputs.observation.shape
+        return h * self.factor, w * self.factor, c
+
+    @property
+    def keeps_measured(self) -> bool:
+        """Whether the returned images take the measured pixels from the observation."""
+        return self.fit.keep_measured and OPERATORS[self.task.operator].keeps_pixels
+
+    def make_operator(self, mask: np.ndarray | None) -> Operator:
+        """The task's operator for the observation, or a tile of it with its part of the mask."""
+        if mask is not None:
+            return make_operator(self.task.operator, mask=torch.from_numpy(mask.astype(np.float32)))
+        if self.scale is not None:
+            return make_operator(self.task.operator, factor=self.scale)
+        return make_operator(self.task.operator)
+
+    def largest_tile(self) -> tuple[int, int]:
+        """(height, width) in result pixels of the largest fit."""
+        return (max(t.height for t in self.tiling.tiles) * self.factor,
+                max(t.width for t in self.tiling.tiles) * self.factor)
+
+    def estimate(self) -> Estimate:
+        """FLOPs, seconds per step (timed on a proxy of the largest tile: a few real steps), memory of one fit,
+        and the time of the whole run at its step bound."""
+        h, w = self.largest_tile()
+        return estimate_run(self.net, self.fit, self.out_shape[2], h, w, tiles=len(self.tiling.tiles),
+                            workers=self.tiling.workers, device=self.device)
+
+    def to_config(self) -> dict[str, Any]:
+        """The job as JSON: what a report's config.json holds; :func:`deepprior.plan_from_config` reads it."""
+        h, w, c = self.inputs.observation.shape
+        return {"deepprior": __version__, "task": self.task.name, "preset": self.preset.variant,
+                "preset_source": self.preset.source, "preset_values": describe(self.preset), "scale": self.scale,
+                "seed": self.seed, "device": str(self.device), "net_name": "skip", "net": to_dict(self.net),
+                "fit": to_dict(self.fit), "tiling": self.tiling.to_config(), "image_size": [w, h, c]}

@@ -1,0 +1,126 @@
+"""What every run returns: a :class:`Restoration`, whose ``metrics`` (a report's metrics.json) have one schema
+for whole and tiled runs alike, built here and nowhere else (docs/report.md lists every key)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..imaging import metrics
+from ..imaging.io import from_tensor, to_tensor
+from .job import Job
+from .stitch import Stitcher
+
+_KINDS = ("output", "ema", "best")
+
+
+@dataclass
+class Restoration:
+    """The result of :func:`deepprior.run`. Images are (H, W, C) float32 arrays in [0, 1].
+
+    ``image`` is the one the job returns (``FitConfig.result``: one of ``output``, ``ema``, ``best``);
+    ``baseline`` is the corrupted input at the result's size (bicubic upsampling for super-resolution);
+    ``history`` has the logged rows of every fit, each with its ``tile`` index; ``metrics`` is metrics.json.
+    """
+
+    image: np.ndarray
+    output: np.ndarray
+    ema: np.ndarray
+    best: np.ndarray
+    result: str
+    history: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    baseline: np.ndarray
+    ground_truth: np.ndarray | None
+    job: Job
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The job as config.json holds it (:meth:`Job.to_config`)."""
+        return self.job.to_config()
+
+
+def restoration(job: Job, stitcher: Stitcher, *, interrupted: bool, seconds: float) -> Restoration:
+    """The :class:`Restoration` of a run whose tiles ``stitcher`` holds."""
+    images = stitcher.images()
+    history = [row for o in stitcher.outcomes for row in o.history]
+    m = run_facts(job, stitcher, interrupted, seconds)
+    m.update(scores(job, images, stitcher.baseline))
+    curve = stitcher.curve()
+    if curve is not None:
+        m["curve"] = curve
+        if curve:
+            peak = max(curve, key=lambda r: max(r["psnr_output"], r["psnr_ema"]))
+            m["oracle_psnr"] = max(peak["psnr_output"], peak["psnr_ema"])
+            m["oracle_iteration"] = peak["iteration"]
+    return Restoration(image=images[job.fit.result], output=images["output"], ema=images["ema"],
+                       best=images["best"], result=job.fit.result, history=history, metrics=m,
+                       baseline=stitcher.baseline, ground_truth=job.inputs.ground_truth, job=job)
+
+
+def run_facts(job: Job, stitcher: Stitcher, interrupted: bool, seconds: float) -> dict[str, Any]:
+    """How the run went: its settings in brief, its tiles, and their steps and stops summed up."""
+    fitted = [o.facts for o in stitcher.outcomes]
+    f = job.factor
+    skipped = [{"tile": t.index, "y": t.top * f, "x": t.left * f, "height": t.height * f, "width": t.width * f,
+                "iterations": 0, "stopped_by": "skipped", "seconds": 0.0} for t in stitcher.skipped]
+    tiles = sorted(fitted + skipped, key=lambda t: t["tile"])
+    one = len(tiles) == 1
+    rules = {t["stop_rule"] for t in fitted}
+    stops = [t["stop_iteration"] for t in fitted]
+    return {
+        "task": job.task.name, "preset": job.preset.variant, "seed": job.seed, "device": str(job.device),
+        "precision": job.fit.precision, "result": job.fit.result,
+        "tiles": len(tiles), "tile": None if job.tiling.tile is None else list(job.tiling.tile),
+        "overlap": job.tiling.overlap, "workers": job.tiling.workers,
+        "iterations": sum(t["iterations"] for t in tiles), "seconds": round(seconds, 3),
+        # One tile: its own reason; several: each stopped on its own ("tiles"), or the run was interrupted.
+        "stopped_by": tiles[0]["stopped_by"] if one else "interrupted" if interrupted else "tiles",
+        "stop_rule": rules.pop() if len(rules) == 1 else None,
+        "stop_iteration": sum(stops) if stops and not skipped and all(stops) else None,
+        "best_iteration": fitted[0]["best_iteration"] if one else None,
+        "backtracks": sum(t["backtracks"] for t in fitted),
+        "cuda_graph": bool(fitted) and all(t["cuda_graph"] for t in fitted),
+        "cuda_graph_error": next((t["cuda_graph_error"] for t in fitted if t["cuda_graph_error"]), None),
+        "kept_measured": job.keeps_measured, "masked_input": job.inputs.mask is not None,
+        "holdout_pixels": sum(t["holdout_pixels"] for t in fitted),
+        "per_tile": tiles,
+    }
+
+
+def scores(job: Job, images: dict[str, np.ndarray], baseline: np.ndarray) -> dict[str, Any]:
+    """8-bit scores of each image against the observation (the network's own images, on the measured values)
+    and the ground truth; ``input`` scores the corrupted input at the result's size (for super-resolution its
+    bicubic upsampling, also under ``bicubic``, and every ground-truth entry adds the paper's ``psnr_y``)."""
+    gt, obs = job.inputs.ground_truth, job.inputs.observation
+    operator = job.make_operator(job.inputs.mask)
+    y = to_tensor(obs)
+    known = None if operator.known is None else from_tensor(operator.known.expand_as(y)) > 0.5
+
+    def vs_gt(img: np.ndarray) -> dict[str, float]:
+        s = metrics.scores(img, gt)
+        if job.scale:
+            s["psnr_y"] = metrics.psnr_y(img, gt)
+        return s
+
+    out: dict[str, Any] = {}
+    for name in _KINDS:
+        q = metrics.quantize(images[name])
+        # The kept images match the observation by construction: the observation judges the network's own.
+        own = metrics.quantize(images[f"own_{name}"]) if job.keeps_measured else q
+        with torch.no_grad():
+            seen = from_tensor(operator(to_tensor(own)))
+        out[name] = {"observation": metrics.scores(seen, obs, known)}
+        if gt is not None:
+            out[name]["gt"] = vs_gt(q)
+    if gt is not None:
+        out["input"] = {"gt": vs_gt(metrics.quantize(baseline))}
+        if job.scale:
+            out["bicubic"] = out["input"]
+        out["table"] = {"final_vs_gt": out["output"]["gt"]["psnr"], "ema_vs_gt": out["ema"]["gt"]["psnr"],
+                        "final_vs_observation": out["output"]["observation"]["psnr"],
+                        "ema_vs_observation": out["ema"]["observation"]["psnr"]}
+    return out

@@ -1,0 +1,187 @@
+"""Run a :class:`~deepprior.jobs.job.Job`: fit its tiles (one after another, or side by side on worker threads),
+blend them, and build the one :class:`~deepprior.jobs.result.Restoration` every run returns.
+
+A whole-image run is a run of one tile. With one worker the tiles are fitted in the calling thread, so Ctrl-C
+interrupts the step at once; with several, each fit runs on its share of the CPU threads, and Ctrl-C (or
+``cancel``) ends the running fits at their next logged step and skips the rest, which keep the corrupted input.
+:func:`restore` is the one-call shortcut, :func:`~deepprior.jobs.planning.plan` then :func:`run`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+
+from ..fitting import Callback, Problem, StepRecord, fit
+from ..imaging.io import from_tensor, to_tensor
+from ..imaging.masks import holdout_mask
+from ..nets import build_net, make_input
+from .job import Job
+from .outcome import Snapshots, TileOutcome
+from .planning import plan
+from .result import Restoration, restoration
+from .stitch import Stitcher
+from .tiles import Tile
+
+
+def _tagged(callbacks: Iterable[Callback], n: int) -> list[Callback]:
+    """The caller's callbacks, seeing the tile index in each row."""
+    def tag(cb: Callback) -> Callback:
+        return lambda rec: cb(dataclasses.replace(rec, row={"tile": n, **rec.row}))
+    return [tag(cb) for cb in callbacks]
+
+
+def fit_tile(job: Job, tile: Tile, callbacks: Iterable[Callback], cancel: threading.Event, start: float,
+             snapshots: Snapshots | None = None) -> TileOutcome:
+    """Fit one tile of ``job`` (its box of the observation, mask, guide and ground truth)."""
+    began = time.perf_counter() - start
+    obs_box, out_box = tile.observed(), tile.result(job.factor)
+    inputs, dev = job.inputs, job.device
+    mask = None if inputs.mask is None else inputs.mask[obs_box]
+    y_np = inputs.observation[obs_box]
+    h, w, c = y_np.shape
+    operator = job.make_operator(mask)
+    out_h, out_w = operator.out_size(h, w)
+    # Two generators with the seed: the weights draw from one on the CPU, input and perturbations from one on
+    # the device, so a seeded run does not depend on what else the process has drawn.
+    gen_cpu = torch.Generator().manual_seed(job.seed)
+    gen_dev = torch.Generator(device=dev).manual_seed(job.seed)
+    model = build_net("skip", job.net, c, generator=gen_cpu).to(dev)
+    if job.net.input == "image":
+        z = to_tensor(inputs.guide[obs_box], device=dev)
+    else:
+        z = make_input(job.net, out_h, out_w, generator=gen_dev, device=dev)
+    held = None
+    if job.fit.holdout > 0:  # in the observation's pixels: the known ones of a mask, else any
+        held_np = holdout_mask(np.ones((h, w), bool) if mask is None else mask, job.fit.holdout, seed=job.seed)
+        held = torch.from_numpy(held_np.astype(np.float32))[None, None].to(dev) if held_np.any() else None
+    gt = None if inputs.ground_truth is None else to_tensor(inputs.ground_truth[out_box], device=dev)
+    problem = Problem(to_tensor(y_np, device=dev), operator.to(dev), gt, held, keep_measured=job.fit.keep_measured)
+    cfg = dataclasses.replace(job.fit, noise_sigma=tile.noise_sigma)
+    result = fit(problem, model, z, cfg, generator=gen_dev, cancel=cancel,
+                 callbacks=_tagged(callbacks, tile.index) + ([snapshots] if snapshots else []))
+    own = {k: from_tensor(result.image(k)) for k in ("output", "ema", "best")}
+    images = {k: from_tensor(problem.present(result.image(k))) for k in own} if problem.keeps_measured else own
+    stop_row = next((r for r in result.history if r["iteration"] >= (result.stop_iteration or result.iterations)),
+                    None)
+    facts = {"tile": tile.index, "y": out_box[0].start, "x": out_box[1].start, "height": out_h, "width": out_w,
+             "iterations": result.iterations, "seconds": round(result.seconds, 3), "started": round(began, 3),
+             "stopped_by": result.stopped_by, "stop_rule": result.stop_rule or None,
+             "stop_iteration": result.stop_iteration or None,
+             "stop_seconds": round(stop_row["seconds"], 3) if stop_row else round(result.seconds, 3),
+             "best_iteration": result.best_iteration, "backtracks": len(result.events),
+             "noise_sigma": tile.noise_sigma, "holdout_pixels": 0 if held is None else int(held.sum()),
+             "precision": result.precision, "cuda_graph": result.cuda_graph,
+             "cuda_graph_error": result.cuda_graph_error or None}
+    history = [{"tile": tile.index, **row} for row in result.history]
+    return TileOutcome(tile, images, own if problem.keeps_measured else None, history, facts, snapshots)
+
+
+def run(job: Job, *, callbacks: Iterable[Callback] = (), cancel: threading.Event | None = None,
+        on_tile: Callable[[TileOutcome], None] | None = None) -> Restoration:
+    """Execute ``job``: fit its tiles, blend them and score the result.
+
+    ``callbacks`` get every logged step of every fit (:class:`~deepprior.fitting.StepRecord`, its row tagged
+    with a ``tile`` index; from worker threads when tiles run side by side); a True return stops that fit.
+    Setting ``cancel`` ends the run at the fits' next logged steps, as Ctrl-C does, keeping what was done.
+    ``on_tile`` gets each tile's :class:`TileOutcome` as it finishes, in the calling thread.
+    """
+    cancel = cancel if cancel is not None else threading.Event()
+    start = time.perf_counter()
+    stitcher = Stitcher(job)
+    tiles = job.tiling.tiles
+    shared = Snapshots.budget() if job.inputs.ground_truth is not None and len(tiles) > 1 else None
+    snaps = {t.index: Snapshots(start, shared) for t in tiles} if shared is not None else {}
+
+    def one(tile: Tile) -> TileOutcome | None:
+        """A tile's fit; None (skipped, it keeps the input) once the run was cancelled."""
+        if cancel.is_set():
+            return None
+        return fit_tile(job, tile, list(callbacks), cancel, start, snaps.get(tile.index))
+
+    def done(outcome: TileOutcome | None, tile: Tile) -> None:
+        stitcher.add(tile, outcome)
+        if outcome is not None and on_tile is not None:
+            on_tile(outcome)
+
+    if job.tiling.workers == 1:
+        _in_order(tiles, one, done, cancel)
+    else:
+        _side_by_side(tiles, job.tiling.workers, one, done, cancel)
+    if not stitcher.outcomes:
+        raise KeyboardInterrupt  # interrupted before any fit had a step to show
+    return restoration(job, stitcher, interrupted=cancel.is_set(), seconds=time.perf_counter() - start)
+
+
+def _in_order(tiles: tuple[Tile, ...], one: Callable[[Tile], TileOutcome | None],
+              done: Callable[[TileOutcome | None, Tile], None], cancel: threading.Event) -> None:
+    """Fit the tiles one after another in this thread; after an interruption the rest are skipped."""
+    for tile in tiles:
+        try:
+            outcome = one(tile)
+        except KeyboardInterrupt:  # before the fit's first step: nothing of this tile to keep
+            outcome = None
+            cancel.set()
+        if outcome is not None and outcome.facts["stopped_by"] == "interrupted":
+            cancel.set()  # Ctrl-C in this thread ended the fit: the rest are skipped
+        done(outcome, tile)
+
+
+def _side_by_side(tiles: tuple[Tile, ...], workers: int, one: Callable[[Tile], TileOutcome | None],
+                  done: Callable[[TileOutcome | None, Tile], None], cancel: threading.Event) -> None:
+    """Fit ``workers`` tiles at once, each on its share of the threads, and hand them on in tile order (so the
+    blend does not depend on which finished first, and only those finished out of order wait in memory)."""
+    finished: dict[int, TileOutcome | None] = {}
+    order = iter(tiles)
+    pending_tile = next(order, None)
+
+    def flush(last: bool = False) -> None:
+        nonlocal pending_tile
+        while pending_tile is not None and (last or pending_tile.index in finished):
+            done(finished.pop(pending_tile.index, None), pending_tile)
+            pending_tile = next(order, None)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads // workers))  # process-wide, so restored afterwards
+    try:
+        with ThreadPoolExecutor(workers, thread_name_prefix="deepprior-tile") as pool:
+            futures: dict[Future, int] = {pool.submit(one, t): t.index for t in tiles}
+            pending = set(futures)
+            try:
+                while pending:
+                    # A timeout keeps the main thread responsive to Ctrl-C while the workers fit.
+                    ready, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for fut in ready:
+                        finished[futures[fut]] = fut.result()
+                    flush()
+            except BaseException as exc:
+                cancel.set()  # the running fits stop at their next logged step; those not started are skipped
+                for fut in pending:
+                    fut.cancel()
+                if not isinstance(exc, KeyboardInterrupt):
+                    raise
+                for fut in pending:
+                    if not fut.cancelled():
+                        finished[futures[fut]] = fut.result()
+    finally:
+        torch.set_num_threads(threads)
+    flush(last=True)
+
+
+def restore(image: np.ndarray, task: str = "denoise", *, callbacks: Iterable[Callback] = (),
+            cancel: threading.Event | None = None, **settings: Any) -> Restoration:
+    """Restore one image: ``run(plan(image, task, **settings), callbacks=callbacks, cancel=cancel)``.
+
+    ``settings`` are :func:`~deepprior.jobs.planning.plan`'s arguments (mask, scale, guide, ground_truth, preset,
+    seed, device, tile, overlap, workers, net, fit, check_memory) and any config field.
+    """
+    return run(plan(image, task, **settings), callbacks=callbacks, cancel=cancel)
+
+
+__all__ = ["run", "restore", "fit_tile", "TileOutcome", "StepRecord"]

@@ -1,0 +1,47 @@
+"""A real SIGINT to a running fit (or to tiles fitted by two worker threads): the run stops cleanly and writes
+the result so far and the report."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import SIZE
+from helpers import image_info
+
+
+def _wait_for(stream, text: str, seconds: float = 60.0) -> str:
+    """Read ``stream`` a character at a time until ``text`` has appeared (at most ``seconds``)."""
+    seen, deadline = "", time.monotonic() + seconds
+    while text not in seen:
+        c = stream.read(1)
+        if not c or time.monotonic() > deadline:
+            raise AssertionError(f"no {text!r} in {seen!r}")
+        seen += c
+    return seen
+
+
+@pytest.mark.parametrize("tiles,first_line", [([], "fitting 40x36"),
+                                              (["--tile", "24", "--workers", "2"], "fitting 4 tiles of 24x24")])
+def test_ctrl_c_keeps_the_result_and_the_report(tmp_path, noisy_png, tiles, first_line):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "deepprior", "denoise", str(noisy_png), "-o", "out.png",
+                             "--report", "rep", "--iters", "100000", "--log-every", "1", "--channels-down", "8x2",
+                             "--channels-up", "8x2", "--channels-skip", "2x2", "--input-channels", "4", *tiles],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert first_line in _wait_for(proc.stderr, "\n")  # the estimate, printed just before the fit starts
+        _wait_for(proc.stderr, "it/s")  # the progress bar: the first step has been logged
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "interrupted" in out and "Traceback" not in err
+    assert image_info(tmp_path / "out.png") == (SIZE, "RGB")
+    m = json.loads((tmp_path / "rep" / "metrics.json").read_text())
+    assert m["stopped_by"] == "interrupted" and 1 <= m["iterations"] < 100000
