@@ -15,9 +15,10 @@ test: $(STAMP)
 quick: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
 
-# The generated docs: the command-line reference (a test fails when it is stale).
+# The generated docs: the command-line reference and the presets (a test fails when one is stale).
 docs: $(STAMP)
-	$(VENV)/bin/python -m deepprior.cli.reference > docs/cli.md
+	$(VENV)/bin/python -m deepprior.cli.reference cli > docs/cli.md
+	$(VENV)/bin/python -m deepprior.cli.reference presets > docs/presets.md
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)

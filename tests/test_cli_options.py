@@ -7,7 +7,7 @@ import pathlib
 import pytest
 
 from deepprior.cli.app import cli
-from deepprior.cli.reference import render
+from deepprior.cli.reference import render, render_presets
 from deepprior.config import FitConfig, NetConfig
 from deepprior.fields import meta
 from deepprior.jobs import TASKS
@@ -54,6 +54,7 @@ def test_options_without_a_flag_before_reach_the_config(run, tmp_path, noisy_png
     assert cfg["tiling"]["tiles"][0]["noise_sigma"] == pytest.approx(20 / 255)
 
 
-def test_the_cli_reference_in_docs_is_current():
-    path = pathlib.Path(__file__).resolve().parents[1] / "docs" / "cli.md"
-    assert path.read_text() == render(), "docs/cli.md is stale: run `make docs`"
+@pytest.mark.parametrize("name,make", [("cli.md", render), ("presets.md", render_presets)])
+def test_the_generated_docs_are_current(name, make):
+    path = pathlib.Path(__file__).resolve().parents[1] / "docs" / name
+    assert path.read_text() == make(), f"docs/{name} is stale: run `make docs`"

@@ -26,10 +26,12 @@ def test_mask_zeroes_missing_and_is_idempotent():
     assert torch.allclose((op(x) * v).sum(), (x * op(v)).sum())
 
 
-def test_mask_buffer_moves_with_module_and_checks_size():
+def test_mask_buffer_moves_with_module_and_checks_size(device):
     op = Mask(torch.ones(4, 6))
     assert "known" in dict(op.named_buffers())
     assert op.to(torch.float64).known.dtype == torch.float64
+    assert op.to(device).known.device.type == device and op(torch.ones(1, 3, 4, 6, device=device)).sum() == 72
+    op = op.to("cpu")
     with pytest.raises(InputError, match="mask is 6x4"):
         op(torch.rand(1, 3, 5, 6))
     with pytest.raises(InputError, match="2-D"):

@@ -143,6 +143,9 @@ def test_a_job_round_trips_through_its_config_and_reruns_exactly():
     assert config["preset_values"][0]["why"] and config["tiling"]["tiles"][1]["noise_sigma"] > 0
     a, b = deepprior.run(job), deepprior.run(again)
     assert np.array_equal(a.image, b.image)
+    gap = dict(config, tiling={**config["tiling"], "tiles": config["tiling"]["tiles"][:1]})
+    with pytest.raises(InputError, match="do not cover the 64x64 image"):
+        deepprior.plan_from_config(gap, img)
     with pytest.raises(InputError, match="configuration is of a 64x64 image"):
         deepprior.plan_from_config(config, img[:40])
     with pytest.raises(InputError, match="not a deepprior configuration"):

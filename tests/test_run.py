@@ -33,10 +33,11 @@ def test_whole_and_tiled_runs_share_one_schema_and_a_tile_covering_the_image_is_
     assert whole.metrics["oracle_psnr"] == max(max(r["psnr_output"], r["psnr_ema"]) for r in whole.history)
 
 
-def test_denoising_beats_the_noisy_input():
+def test_denoising_beats_the_noisy_input(device):
     gt = smooth_image()
     y = noisy(gt)
-    r = deepprior.restore(y, "denoise", ground_truth=gt, iterations=150, log_every=25, **SMALL)
+    r = deepprior.restore(y, "denoise", ground_truth=gt, iterations=150, log_every=25, device=device, **SMALL)
+    assert r.metrics["device"].startswith(device)
     assert r.image.shape == gt.shape
     assert metrics.psnr(r.image, gt) > metrics.psnr(y, gt) + 3
     assert r.metrics["input"]["gt"]["psnr"] == pytest.approx(metrics.psnr(metrics.quantize(y), gt), abs=1e-6)

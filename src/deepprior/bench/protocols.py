@@ -101,7 +101,8 @@ def run_protocol(name: str, data: pathlib.Path, *, quick: bool, seeds: int = 1, 
     folder = data / p.folder
     paths = sorted(folder.glob(p.pattern))
     if not paths:
-        raise InputError(f"no images matching {p.pattern} in {folder}; pass --data pointing at shared/data")
+        raise InputError(f"no images matching {p.pattern} in {folder}; point the data folder at shared/data",
+                         setting="data")
     count = images or (p.quick_images if quick else len(paths))
     crop = p.quick_crop if quick else None
     rows = []

@@ -21,7 +21,7 @@ Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 #: Flags of the plan's own arguments, for naming the setting of an error (see :func:`flag_of`).
 PLAN_FLAGS = {"tile": "--tile", "overlap": "--overlap", "workers": "--workers", "seed": "--seed",
               "device": "--device", "preset": "--preset", "mask": "--mask", "scale": "--scale", "guide": "--flash",
-              "ground_truth": "--gt", "iterations": "--iters", "stop": "--iters", "task": None}
+              "ground_truth": "--gt", "iterations": "--iters", "stop": "--iters", "task": None, "data": "--data"}
 
 
 class Parsed(click.ParamType):

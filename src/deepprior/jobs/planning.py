@@ -106,12 +106,12 @@ def plan(image: np.ndarray, task: str = "denoise", *, mask: np.ndarray | None = 
         if inputs.guide is None:
             raise InputError("input 'image' is the guide image, which only the flash task takes", setting="input")
         net_cfg = replace(net_cfg, input_channels=inputs.guide.shape[2])
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
-        raise InputError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed!r}", setting="seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+        raise InputError(f"seed must be a whole number from 0 to 2**64 - 1, got {seed!r}", setting="seed")
     h, w = inputs.observation.shape[:2]
     free = available_memory(dev) if check_memory else 0.0
     if isinstance(tile, TilePlan):
-        tiles = tile
+        tiles = _checked(tile, h, w)
     else:
         sides, lap = choose_tiles(h, w, scale=scale or 1, tile=tile, overlap=overlap, workers=workers, device=dev,
                                   max_side=chosen.tiling.max_side, net=net_cfg if check_memory else None,
@@ -188,6 +188,19 @@ def _inputs(task: Task, image: np.ndarray, *, mask: np.ndarray | None, scale: in
             raise InputError(f"ground truth is {_size(truth)}x{truth.shape[2]} but the result will be "
                              f"{w * f}x{h * f}x{c}", setting="ground_truth")
     return Inputs(y, mask, guide, truth)
+
+
+def _checked(tiles: TilePlan, h: int, w: int) -> TilePlan:
+    """A caller's (or a config's) tile plan, if its tiles lie in an h x w observation and cover it."""
+    covered = np.zeros((h, w), bool)
+    for t in tiles.tiles:
+        if t.top < 0 or t.left < 0 or t.height < 1 or t.width < 1 or t.top + t.height > h or t.left + t.width > w:
+            raise InputError(f"tile {t.index} ({t.height}x{t.width} at {t.top},{t.left}) does not lie in the "
+                             f"{w}x{h} image", setting="tile")
+        covered[t.observed()] = True
+    if not tiles.tiles or not covered.all() or tiles.workers < 1:
+        raise InputError(f"the tiles do not cover the {w}x{h} image (or no worker fits them)", setting="tile")
+    return tiles
 
 
 def _with_noise(tiles: TilePlan, task: Task, fit_cfg: FitConfig, observation: np.ndarray) -> TilePlan:
