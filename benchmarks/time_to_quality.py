@@ -220,7 +220,8 @@ def run_image(task: str, name: str, args: argparse.Namespace, oracle: float | No
                 kept_curve if r is ref else curve, kept_target)
         if tiled:
             row.update(tile=r.metrics["tile"], workers=r.metrics["workers"],
-                       tiles=[{k: t[k] for k in ("iterations", "stopped_by", "seconds")} for t in r.metrics["per_tile"]])
+                       tiles=[{k: t[k] for k in ("iterations", "stopped_by", "seconds")}
+                              for t in r.metrics["per_tile"]])
         result["runs"].append(row)
         print(json.dumps({"image": name, **row}), flush=True)
     paper = next((r for r in result["runs"] if r["name"] == "paper"), None)

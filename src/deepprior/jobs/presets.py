@@ -79,7 +79,8 @@ PRESETS: dict[str, TaskPresets] = {
                "defaults are its settings",
         paper=(),
         fast=(
-            net("channels_down", (16, 32, 64, 64), "a thin net: 4x cheaper steps at 128 px, the fourth scale 12 % more"),
+            net("channels_down", (16, 32, 64, 64),
+                "a thin net: over 4x cheaper steps at 128 px (a fifth scale: 12 % more)"),
             net("channels_up", (16, 32, 64, 64), "as channels_down"),
             net("channels_skip", (4, 4, 4, 4), "the paper's skips, one per scale"),
             _RMSE,
