@@ -14,14 +14,14 @@ from helpers import SMALL, noisy, smooth_image
 costs = importlib.import_module("deepprior.jobs.costs")
 
 
-def test_flops_and_memory_grow_with_the_pixels_and_the_paper_net_is_what_the_paper_says():
-    flops = estimate_step_flops(NetConfig(), 3, 512, 512)
-    assert 400e9 < flops < 520e9  # the paper's network: about 460 GFLOP per step at 512 px
-    assert estimate_step_flops(NetConfig(), 3, 256, 256) == pytest.approx(flops / 4)
-    assert estimate_memory(NetConfig(), 4000, 3000, "bf16") > 24 * 2**30  # a 12 MP photo: not on a 24 GiB machine
+def test_the_estimates_say_what_was_measured():
+    """The counts against what is known of the paper's network (460 GFLOP per step at 512 px; a 12 MP photo does
+    not fit a 24 GiB machine), and the thin network's against the paper's."""
+    assert 400e9 < estimate_step_flops(NetConfig(), 3, 512, 512) < 520e9
+    assert estimate_memory(NetConfig(), 4000, 3000, "bf16") > 24 * 2**30
     thin = NetConfig(channels_down=(16, 32, 64, 64), channels_up=(16, 32, 64, 64), channels_skip=(4,) * 4)
+    assert estimate_step_flops(thin, 3, 128, 128) < estimate_step_flops(NetConfig(), 3, 128, 128) / 10
     assert estimate_memory(thin, 512, 512, "bf16") < estimate_memory(NetConfig(), 512, 512, "bf16") / 2
-    assert estimate_memory(NetConfig(), 256, 256, "fp32") > estimate_memory(NetConfig(), 256, 256, "bf16")
 
 
 def test_step_time_is_timed_on_a_proxy_and_scaled_by_pixels(monkeypatch):
