@@ -27,6 +27,16 @@ def smooth_image(h: int = 48, w: int = 40, c: int = 3, seed: int = 0) -> np.ndar
     return np.clip(img, 0, 1).astype(np.float32)
 
 
+def shapes_image(n: int = 64) -> np.ndarray:
+    """Flat shapes with sharp edges (a rectangle, a disc, a wedge) on grey: what blur and downscaling destroy."""
+    yy, xx = np.mgrid[0:n, 0:n] * (64 / n)
+    img = np.zeros((n, n, 3), np.float32) + 0.2
+    img[(xx > 10) & (xx < 40) & (yy > 8) & (yy < 30)] = [0.9, 0.3, 0.2]
+    img[((xx - 40) ** 2 + (yy - 42) ** 2) < 15**2] = [0.2, 0.7, 0.9]
+    img[(xx + yy > 70) & (xx - yy < 5) & (yy < 55)] = [0.95, 0.9, 0.3]
+    return img
+
+
 def noisy(gt: np.ndarray, sigma: float = 25, seed: int = 0) -> np.ndarray:
     """``gt`` plus Gaussian noise of std ``sigma`` on the 0-255 scale, clipped."""
     return np.clip(gt + np.random.default_rng(seed).normal(0, sigma / 255, gt.shape), 0, 1).astype(np.float32)

@@ -37,7 +37,7 @@ def test_mask_buffer_moves_with_module_and_checks_size(device):
     with pytest.raises(InputError, match="2-D"):
         Mask(torch.ones(1, 4, 6))
     with pytest.raises(InputError, match="unknown operator"):
-        make_operator("blur")
+        make_operator("sharpen")
 
 
 def test_keep_measured_takes_known_pixels_from_the_observation_only_for_masks():

@@ -90,7 +90,7 @@ def test_auto_tiles_by_memory_and_whole_images_on_a_gpu():
     (dict(task="inpaint", mask=np.zeros((48, 48), bool)), "mask", "every pixel as missing"),
     (dict(task="denoise", mask=np.ones((48, 48), bool)), "mask", "takes no mask"),
     (dict(task="denoise", iters=3), "iters", "unknown settings: iters"),
-    (dict(task="deblur"), "task", "unknown task"),
+    (dict(task="dehaze"), "task", "unknown task"),
     (dict(task="denoise", preset="turbo"), "preset", "unknown preset"),
     (dict(task="denoise", lr=0.0), "lr", "learning rate"),
     (dict(task="denoise", device="tpu"), "device", "tpu"),

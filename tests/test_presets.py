@@ -51,8 +51,8 @@ def test_what_the_fast_presets_rely_on():
 
 
 def test_unknown_task_and_variant():
-    with pytest.raises(InputError, match="unknown task 'deblur'") as e:
-        get_preset("deblur")
+    with pytest.raises(InputError, match="unknown task 'dehaze'") as e:
+        get_preset("dehaze")
     assert e.value.setting == "task"
     with pytest.raises(InputError, match="unknown preset 'turbo'"):
         get_preset("denoise", variant="turbo")

@@ -11,21 +11,24 @@ from ..imaging import metrics
 from ..imaging.noise import estimate_noise_sigma
 from . import methods
 
-#: name -> function(observed, mask, scale, sigma) -> image; which ones a task runs is in its Task record.
-_Method = Callable[[np.ndarray, "np.ndarray | None", "int | None", float], np.ndarray]
+#: name -> function(observed, inputs) -> image, where inputs holds "mask", "scale", "sigma" and "kernel"; which
+#: methods a task runs is in its Task record.
+_Method = Callable[[np.ndarray, dict[str, Any]], np.ndarray]
 METHODS: dict[str, _Method] = {
-    "cbm3d": lambda y, m, s, sigma: methods.cbm3d(y, sigma),
-    "nlm": lambda y, m, s, sigma: methods.nlm(y, sigma),
-    "biharmonic": lambda y, m, s, sigma: methods.biharmonic(y, m),
-    "bicubic": lambda y, m, s, sigma: methods.bicubic_upsample(y, s),
+    "cbm3d": lambda y, i: methods.cbm3d(y, i["sigma"]),
+    "nlm": lambda y, i: methods.nlm(y, i["sigma"]),
+    "biharmonic": lambda y, i: methods.biharmonic(y, i["mask"]),
+    "bicubic": lambda y, i: methods.bicubic_upsample(y, i["scale"]),
+    "richardson_lucy": lambda y, i: methods.richardson_lucy(y, i["kernel"]),
+    "wiener": lambda y, i: methods.wiener(y, i["kernel"]),
 }
 #: Methods that need the noise level (estimated from the image when not given).
 NEEDS_SIGMA = {"cbm3d", "nlm"}
 
 
 def run_classical(names: tuple[str, ...], observed: np.ndarray, *, mask: np.ndarray | None = None,
-                  scale: int | None = None, sigma: float | None = None, ground_truth: np.ndarray | None = None,
-                  psnr_y: bool = False) -> dict[str, dict[str, Any]]:
+                  scale: int | None = None, sigma: float | None = None, kernel: np.ndarray | None = None,
+                  ground_truth: np.ndarray | None = None, psnr_y: bool = False) -> dict[str, dict[str, Any]]:
     """Run the named classical methods; returns ``{name: {"image", "seconds", "sigma"?, "gt"?}}``.
 
     ``sigma`` (noise std on [0, 1]) is estimated from the image when a method needs it and it is not given, as
@@ -36,7 +39,7 @@ def run_classical(names: tuple[str, ...], observed: np.ndarray, *, mask: np.ndar
     out: dict[str, dict[str, Any]] = {}
     for name in names:
         start = time.perf_counter()
-        img = METHODS[name](observed, mask, scale, sigma or 0.0)
+        img = METHODS[name](observed, {"mask": mask, "scale": scale, "sigma": sigma or 0.0, "kernel": kernel})
         entry: dict[str, Any] = {"image": img, "seconds": round(time.perf_counter() - start, 3)}
         if sigma is not None:
             entry["sigma"] = sigma

@@ -10,15 +10,24 @@ import numpy as np
 
 from ..errors import InputError
 from ..imaging import masks
-from ..imaging.degrade import add_noise, centre_crop_multiple, downscale_image, jpeg_roundtrip
+from ..imaging.camera import camera_noise as camera_noise_image
+from ..imaging.degrade import add_noise, blur_image, centre_crop_multiple, downscale_image, jpeg_roundtrip
 from ..imaging.io import load_image, save_image
 from .paths import check_output_path
+from .restore import read_kernel
 
 
 @click.command()
 @click.argument("clean", type=click.Path(path_type=pathlib.Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=pathlib.Path), help="Corrupted image.")
-@click.option("--noise", type=click.FloatRange(min=0, min_open=True), help="Gaussian noise std on the 0-255 scale.")
+@click.option("--noise", type=click.FloatRange(min=0, min_open=True),
+              help="White Gaussian noise of this std on the 0-255 scale (after --blur, when both are given).")
+@click.option("--camera-noise", type=click.FloatRange(0, 100, min_open=True), metavar="LEVEL",
+              help="Noise as a camera records it, of about LEVEL std (0-255 scale) at mid-grey: shot and read noise "
+                   "on a Bayer mosaic, demosaiced (so spatially correlated), the sRGB tone curve and a JPEG at "
+                   "quality 90.")
+@click.option("--blur", metavar="gaussian:SIGMA | motion:LENGTH,ANGLE | FILE",
+              help="Blur with this kernel, the operator deblur inverts (add --noise for a noisy blurred image).")
 @click.option("--drop", type=click.FloatRange(0, 1, max_open=True), help="Fraction of pixels to drop (Bernoulli).")
 @click.option("--mask", type=click.Path(path_type=pathlib.Path), help="Apply an existing mask (black = missing).")
 @click.option("--downscale", type=click.Choice(["2", "4", "8"]),
@@ -28,27 +37,35 @@ from .paths import check_output_path
 @click.option("--mask-out", type=click.Path(path_type=pathlib.Path), help="Where --drop writes its mask.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise or the drop.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
-def degrade(clean: pathlib.Path, output: pathlib.Path, noise: float | None, drop: float | None,
-            mask: pathlib.Path | None, downscale: str | None, jpeg: int | None, mask_out: pathlib.Path | None,
-            seed: int, overwrite: bool) -> None:
+def degrade(clean: pathlib.Path, output: pathlib.Path, noise: float | None, camera_noise: float | None,
+            blur: str | None, drop: float | None, mask: pathlib.Path | None, downscale: str | None,
+            jpeg: int | None, mask_out: pathlib.Path | None, seed: int, overwrite: bool) -> None:
     """Simulate a corruption of CLEAN with a known ground truth.
 
-    Exactly one of --noise, --drop, --mask, --downscale, --jpeg.
+    Exactly one of --noise, --camera-noise, --blur (which may take --noise too), --drop, --mask, --downscale,
+    --jpeg.
     """
-    if sum(v is not None for v in (noise, drop, mask, downscale, jpeg)) != 1:
-        raise InputError("give exactly one of --noise SIGMA, --drop FRACTION, --mask MASK, --downscale F or "
-                         "--jpeg QUALITY")
+    given = [v is not None for v in (noise, camera_noise, blur, drop, mask, downscale, jpeg)]
+    if sum(given) != 1 and not (blur is not None and noise is not None and sum(given) == 2):
+        raise InputError("give exactly one of --noise SIGMA, --camera-noise LEVEL, --blur KERNEL (with or without "
+                         "--noise), --drop FRACTION, --mask MASK, --downscale F or --jpeg QUALITY")
     if drop is not None and mask_out is None:
         raise InputError("--drop needs --mask-out MASK.png: restoring needs the mask of dropped pixels")
     if drop is None and mask_out is not None:
         raise InputError("--mask-out goes with --drop only (it writes the mask of the dropped pixels)")
+    kernel = read_kernel(blur)
     check_output_path(output, [clean, mask], overwrite=overwrite)
     if mask_out is not None:
         check_output_path(mask_out, [clean, mask, output], overwrite=overwrite)
     img = load_image(clean)
     h, w = img.shape[:2]
-    if noise is not None:
+    if kernel is not None:
+        out = blur_image(img, kernel)
+        save_image(out if noise is None else add_noise(out, noise, seed), output)
+    elif noise is not None:
         save_image(add_noise(img, noise, seed), output)
+    elif camera_noise is not None:
+        save_image(camera_noise_image(img, camera_noise, seed), output)
     elif downscale is not None:
         f = int(downscale)
         hr = centre_crop_multiple(img, f)

@@ -21,7 +21,8 @@ Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 #: Flags of the plan's own arguments, for naming the setting of an error (see :func:`flag_of`).
 PLAN_FLAGS = {"tile": "--tile", "overlap": "--overlap", "workers": "--workers", "seed": "--seed",
               "device": "--device", "preset": "--preset", "mask": "--mask", "scale": "--scale", "guide": "--flash",
-              "ground_truth": "--gt", "iterations": "--iters", "stop": "--iters", "task": None, "data": "--data"}
+              "ground_truth": "--gt", "iterations": "--iters", "stop": "--iters", "task": None, "data": "--data",
+              "kernel": "--kernel"}
 
 
 class Parsed(click.ParamType):
@@ -193,6 +194,10 @@ def input_options(task: Task) -> list[Decorator]:
     if "scale" in task.needs:
         opts.append(click.option("--scale", required=True, type=click.Choice(["2", "4", "8"]),
                                  callback=lambda c, p, v: int(v), help="Upscaling factor."))
+    if "kernel" in task.needs:
+        opts.append(click.option("--kernel", required=True, metavar="gaussian:SIGMA | motion:LENGTH,ANGLE | FILE",
+                                 help="The blur: Gaussian of SIGMA px, a straight motion of LENGTH px at ANGLE "
+                                      "degrees, or a kernel drawn as an image (its values are the weights)."))
     return opts
 
 

@@ -12,10 +12,11 @@ import click
 
 from ..classical.compare import run_classical
 from ..errors import InputError
-from ..imaging.io import load_image, save_image
+from ..imaging.io import load_image, load_kernel, save_image
 from ..imaging.masks import load_mask
 from ..jobs import Job, Restoration, plan, run
 from ..jobs.tasks import Task
+from ..operators import parse_kernel
 from ..report import write_report
 from .options import apply, config_options, config_settings, input_options, iteration_settings, run_options
 from .paths import check_output_path, check_report_dir, check_steps_dir
@@ -44,7 +45,8 @@ def sources_of(paths: dict[str, pathlib.Path | None]) -> dict[str, Any]:
 
 
 def run_restore(task: str, *, image: pathlib.Path, output: pathlib.Path, mask: pathlib.Path | None = None,
-                scale: int | None = None, guide: pathlib.Path | None = None, gt: pathlib.Path | None = None,
+                scale: int | None = None, guide: pathlib.Path | None = None, kernel: str | None = None,
+                gt: pathlib.Path | None = None,
                 report: pathlib.Path | None = None, overwrite: bool = False, quiet: bool = False,
                 compare: bool = False, iters: int | str | None = None, max_iters: int | None = None,
                 preset: str = "fast", seed: int = 0, device: str = "auto", tile: Any = "auto",
@@ -56,10 +58,19 @@ def run_restore(task: str, *, image: pathlib.Path, output: pathlib.Path, mask: p
     observed = load_image(image)
     settings = {**config_settings(options), **iteration_settings(iters, max_iters)}
     job = plan(observed, task, mask=None if mask is None else load_mask(mask), scale=scale,
-               guide=None if guide is None else load_image(guide), ground_truth=None if gt is None else load_image(gt),
-               preset=preset, seed=seed, device=device, tile=tile, overlap=overlap, workers=workers, **settings)
+               guide=None if guide is None else load_image(guide), kernel=read_kernel(kernel),
+               ground_truth=None if gt is None else load_image(gt), preset=preset, seed=seed, device=device,
+               tile=tile, overlap=overlap, workers=workers, **settings)
+    sources = sources_of(paths) if kernel is None else {**sources_of(paths), "kernel_spec": kernel}
     return execute(job, output=output, report=report, overwrite=overwrite, quiet=quiet, compare=compare,
-                   sources=sources_of(paths))
+                   sources=sources)
+
+
+def read_kernel(spec: str | None):
+    """``--kernel``: a kernel image when the spec names a file, else ``gaussian:SIGMA`` / ``motion:L,A``."""
+    if spec is None:
+        return None
+    return load_kernel(spec) if pathlib.Path(spec).is_file() else parse_kernel(spec)
 
 
 def execute(job: Job, *, output: pathlib.Path, report: pathlib.Path | None, overwrite: bool, quiet: bool,
@@ -82,7 +93,8 @@ def execute(job: Job, *, output: pathlib.Path, report: pathlib.Path | None, over
     panels: list[tuple[str, Any]] = [] if inputs.guide is None else [("flash (network input)", inputs.guide)]
     if compare:
         classical = run_classical(job.task.classical, inputs.observation, mask=inputs.mask, scale=job.scale,
-                                  ground_truth=result.ground_truth, psnr_y=job.scale is not None)
+                                  kernel=inputs.kernel, ground_truth=result.ground_truth,
+                                  psnr_y=job.scale is not None)
         result.metrics["compare"] = {k: {n: v for n, v in e.items() if n != "image"} for k, e in classical.items()}
         panels += [(k, e["image"]) for k, e in classical.items()]
     save_image(result.image, output)

@@ -1,6 +1,7 @@
 """Simulated corruptions with a known ground truth (what ``deepprior degrade`` writes): Gaussian noise, Lanczos
-downscaling (the super-resolution operator itself), JPEG compression. Pure functions on (H, W, C) float
-images in [0, 1], seeded where random.
+downscaling and blur (the super-resolution and deblurring operators themselves), JPEG compression; camera-like
+noise is in :mod:`deepprior.imaging.camera`. Pure functions on (H, W, C) float images in [0, 1], seeded where
+random.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from .io import from_tensor, to_tensor, to_uint8
-from ..operators import Downsample
+from ..operators import Blur, Downsample
 
 
 def add_noise(img: np.ndarray, sigma: float, seed: int) -> np.ndarray:
@@ -30,6 +31,11 @@ def centre_crop_multiple(img: np.ndarray, f: int) -> np.ndarray:
 def downscale_image(hr: np.ndarray, f: int) -> np.ndarray:
     """The low-resolution image that the super-resolution operator sees: Lanczos-2 downsampling by ``f``."""
     return np.clip(from_tensor(Downsample(f)(to_tensor(hr))), 0.0, 1.0)  # Lanczos lobes overshoot at edges
+
+
+def blur_image(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """The blurred image the deblurring operator sees: ``kernel`` (normalised) over ``img``, borders mirrored."""
+    return np.clip(from_tensor(Blur(kernel)(to_tensor(img))), 0.0, 1.0)
 
 
 def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:

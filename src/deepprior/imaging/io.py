@@ -226,3 +226,16 @@ def as_image(a: np.ndarray, what: str) -> np.ndarray:
     if a.size and (np.isnan(a).any() or a.min() < -1e-6 or a.max() > 1 + 1e-6):
         raise InputError(f"{what} values must lie in [0, 1]")
     return a.astype(np.float32)
+
+
+def load_kernel(path: str | os.PathLike) -> np.ndarray:
+    """A blur kernel drawn as an image (greyscale, any bit depth; colour is averaged): its values as weights,
+    not yet normalised."""
+    path = pathlib.Path(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            arr = np.asarray(im.convert("F") if im.mode not in ("RGB", "RGBA") else im.convert("RGB"), np.float32)
+    except (OSError, ValueError, UnidentifiedImageError) as exc:
+        raise InputError(f"cannot read blur kernel {path}: {exc}", setting="kernel") from None
+    return arr.mean(-1) if arr.ndim == 3 else arr

@@ -26,12 +26,14 @@ from .tiles import TilePlan
 class Inputs:
     """The arrays a job restores, checked: images (H, W, C) float32 in [0, 1], the mask (H, W) bool.
 
-    ``ground_truth`` has the result's size (for super-resolution, centre-cropped like ``degrade``)."""
+    ``ground_truth`` has the result's size (for super-resolution, centre-cropped like ``degrade``); ``kernel``
+    is the blur of deblurring, normalised."""
 
     observation: np.ndarray
     mask: np.ndarray | None = None
     guide: np.ndarray | None = None
     ground_truth: np.ndarray | None = None
+    kernel: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,6 +95,8 @@ class Job:
             return make_operator(self.task.operator, mask=torch.from_numpy(mask.astype(np.float32)))
         if self.scale is not None:
             return make_operator(self.task.operator, factor=self.scale)
+        if self.inputs.kernel is not None:
+            return make_operator(self.task.operator, kernel=self.inputs.kernel)
         return make_operator(self.task.operator)
 
     def largest_tile(self) -> tuple[int, int]:
@@ -113,4 +117,5 @@ class Job:
         return {"deepprior": __version__, "task": self.task.name, "preset": self.preset.variant,
                 "preset_source": self.preset.source, "preset_values": describe(self.preset), "scale": self.scale,
                 "seed": self.seed, "device": str(self.device), "net_name": "skip", "net": to_dict(self.net),
-                "fit": to_dict(self.fit), "tiling": self.tiling.to_config(), "image_size": [w, h, c]}
+                "fit": to_dict(self.fit), "tiling": self.tiling.to_config(), "image_size": [w, h, c],
+                **({} if self.inputs.kernel is None else {"kernel": self.inputs.kernel.tolist()})}

@@ -24,7 +24,7 @@ from ..fitting import resolve_execution
 from ..imaging.io import as_image, available_memory
 from ..imaging.noise import estimate_noise_sigma
 from ..nets import check_size
-from ..operators import make_operator
+from ..operators import check_kernel, make_operator
 from .costs import estimate_memory
 from .job import Inputs, Job
 from .presets import get_preset
@@ -48,7 +48,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def plan(image: np.ndarray, task: str = "denoise", *, mask: np.ndarray | None = None, scale: int | None = None,
-         guide: np.ndarray | None = None, ground_truth: np.ndarray | None = None, preset: str = "fast",
+         guide: np.ndarray | None = None, kernel: np.ndarray | None = None,
+         ground_truth: np.ndarray | None = None, preset: str = "fast",
          seed: int = 0, device: str | torch.device = "cpu", tile: Any = "auto", overlap: int | None = None,
          workers: int | None = None, net: NetConfig | None = None, fit: FitConfig | None = None,
          check_memory: bool = True, **settings: Any) -> Job:
@@ -60,13 +61,16 @@ def plan(image: np.ndarray, task: str = "denoise", *, mask: np.ndarray | None = 
     image : np.ndarray
         The corrupted image (the observation), (H, W, C) or (H, W), float in [0, 1] or uint8.
     task : str
-        "denoise", "dejpeg", "inpaint", "fill", "reconstruct", "superres" or "flash".
+        "denoise", "dejpeg", "inpaint", "fill", "reconstruct", "superres", "flash" or "deblur".
     mask : np.ndarray, optional
         (H, W) bool, True = known pixel: the mask tasks (inpaint, fill, reconstruct) need it.
     scale : int, optional
         Super-resolution factor (2, 4 or 8); the result is ``scale`` times larger than ``image``.
     guide : np.ndarray, optional
         The network input of flash / no-flash (the flash photo), the size of ``image``.
+    kernel : np.ndarray, optional
+        The blur of deblurring, (kh, kw), non-negative (normalised here; see
+        :func:`deepprior.operators.gaussian_kernel`, :func:`~deepprior.operators.motion_kernel`).
     ground_truth : np.ndarray, optional
         Clean image of the result's size, only ever scored. For super-resolution a slightly larger one (by less
         than ``scale`` px a side) is centre-cropped, as ``deepprior degrade --downscale`` crops.
@@ -101,7 +105,7 @@ def plan(image: np.ndarray, task: str = "denoise", *, mask: np.ndarray | None = 
     fit_cfg = replace(fit or chosen.fit, **{k: v for k, v in settings.items() if k in FIT_FIELDS})
     dev = resolve_device(device)
     fit_cfg = resolve_execution(fit_cfg, dev)
-    inputs = _inputs(the_task, image, mask=mask, scale=scale, guide=guide, ground_truth=ground_truth)
+    inputs = _inputs(the_task, image, mask=mask, scale=scale, guide=guide, kernel=kernel, ground_truth=ground_truth)
     if net_cfg.input == "image":
         if inputs.guide is None:
             raise InputError("input 'image' is the guide image, which only the flash task takes", setting="input")
@@ -123,6 +127,9 @@ def plan(image: np.ndarray, task: str = "denoise", *, mask: np.ndarray | None = 
     memory = estimate_memory(net_cfg, th, tw, fit_cfg.precision)
     for t in {(t.height * job.factor, t.width * job.factor) for t in tiles.tiles}:
         check_size(net_cfg, *t)
+        if inputs.kernel is not None and min(t) <= max(inputs.kernel.shape):
+            raise InputError(f"a {t[1]}x{t[0]} fit is too small for the {inputs.kernel.shape[1]}x"
+                             f"{inputs.kernel.shape[0]} blur kernel; use larger tiles or none", setting="tile")
     if check_memory and memory > free:
         raise InputError(
             f"not enough memory: a {tw}x{th} fit needs about {memory / 2**30:.1f} GiB for this network but only "
@@ -142,7 +149,8 @@ def plan_from_config(config: dict[str, Any], image: np.ndarray, *, mask: np.ndar
         if tuple(np.asarray(image).shape[:2]) != (h, w):
             shape = np.asarray(image).shape
             raise InputError(f"the configuration is of a {w}x{h} image, this one is {shape[1]}x{shape[0]}")
-        return plan(image, config["task"], mask=mask, scale=config["scale"], guide=guide,
+        kernel = None if "kernel" not in config else np.asarray(config["kernel"], np.float32)
+        return plan(image, config["task"], mask=mask, scale=config["scale"], guide=guide, kernel=kernel,
                     ground_truth=ground_truth, preset=config["preset"], seed=config["seed"],
                     device=config["device"] if device is None else device,
                     tile=TilePlan.from_config(config["tiling"]), net=from_dict(NetConfig, config["net"]),
@@ -154,11 +162,11 @@ def plan_from_config(config: dict[str, Any], image: np.ndarray, *, mask: np.ndar
 
 
 def _inputs(task: Task, image: np.ndarray, *, mask: np.ndarray | None, scale: int | None,
-            guide: np.ndarray | None, ground_truth: np.ndarray | None) -> Inputs:
+            guide: np.ndarray | None, kernel: np.ndarray | None, ground_truth: np.ndarray | None) -> Inputs:
     """Check the task's inputs against each other and convert them."""
     y = as_image(image, "image")
     h, w, c = y.shape
-    given = {"mask": mask, "scale": scale, "guide": guide}
+    given = {"mask": mask, "scale": scale, "guide": guide, "kernel": kernel}
     for name, value in given.items():
         if name in task.needs and value is None:
             raise InputError(f"task {task.name!r} needs a {name}" + (" (white = known, black = missing)"
@@ -187,7 +195,7 @@ def _inputs(task: Task, image: np.ndarray, *, mask: np.ndarray | None, scale: in
         if truth.shape != (h * f, w * f, c):
             raise InputError(f"ground truth is {_size(truth)}x{truth.shape[2]} but the result will be "
                              f"{w * f}x{h * f}x{c}", setting="ground_truth")
-    return Inputs(y, mask, guide, truth)
+    return Inputs(y, mask, guide, truth, None if kernel is None else check_kernel(kernel))
 
 
 def _checked(tiles: TilePlan, h: int, w: int) -> TilePlan:

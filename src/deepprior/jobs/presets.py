@@ -168,6 +168,18 @@ PRESETS: dict[str, TaskPresets] = {
             _BETAS,
         ),
         measured=f"{_DOCS}#fast-super-resolution"),
+    "deblur": TaskPresets(
+        source="no deblurring experiment in the paper: its denoising settings (blur with a little noise)",
+        paper=(),
+        fast=(
+            net("channels_down", (16, 32, 64, 64), "the fast denoising net: a blurred image has less detail to fit"),
+            net("channels_up", (16, 32, 64, 64), "as channels_down"),
+            net("channels_skip", (4, 4, 4, 4), "the paper's skips, one per scale"),
+            _RMSE,
+            fit("ema_warmup", True, "an average free of the first outputs"),
+            _BETAS,
+        ),
+        measured=f"{_DOCS}#deblurring"),
     "flash": TaskPresets(
         source="paper, flash / no-flash (cave)",
         paper=(

@@ -23,7 +23,7 @@ class Task:
         The degradation operator (:data:`deepprior.operators.OPERATORS`).
     needs : tuple of str
         Extra inputs: "mask" (white = known), "scale" (the super-resolution factor), "guide" (an image used as
-        the network input).
+        the network input), "kernel" (the blur, for deblurring).
     noisy : bool
         The observation carries noise of unknown level: estimate it for the discrepancy stop.
     classical : tuple of str
@@ -54,6 +54,8 @@ TASKS: dict[str, Task] = {t.name: t for t in [
          "Super-resolution x2/x4/x8 through the paper's Lanczos-2 downsampler (paper preset: zebra)."),
     Task("flash", "identity", ("guide",), False, (),
          "Flash / no-flash: the flash photo is the network input, the no-flash photo the target."),
+    Task("deblur", "blur", ("kernel",), True, ("richardson_lucy", "wiener"),
+         "Remove a known blur (Gaussian, motion or a kernel image), and the noise on top of it."),
 ]}
 
 
