@@ -1,71 +1,28 @@
-"""Stop rules replayed on recorded fits (see camera_noise_stop.py): each tile's rows go through the AutoStop of
-the package with a candidate noise level, and the image scores the EMA each tile's rule picked."""
+"""Stop rules replayed on recorded fits (see camera_noise_stop.py): each tile's rows go through the package's
+AutoStop with a candidate noise level, and the image scores the EMA each tile's rule picked.
+
+``replay`` scores the rule that ships (the fast denoising preset's factors and minimum step, the noise model of
+:func:`deepprior.imaging.noise.estimate_noise`) against the rule before it (the wavelet estimate of each tile),
+the run's own peak and CBM3D; ``--sweep`` also tries other factors and minimum steps.
+"""
 
 from __future__ import annotations
 
-import json
-import math
 import statistics
-from typing import Callable
 
 import numpy as np
 import torch
 
 from deepprior.fitting.stopping import AutoStop
 from deepprior.imaging import metrics
-from deepprior.imaging.noise import estimate_noise_sigma
+from deepprior.imaging.noise import estimate_noise, estimate_noise_sigma
+from deepprior.jobs import get_preset
 
 
-def patch_sigma(img: np.ndarray, block: int = 8, quantile: float = 0.1) -> float:
-    """Std of the noise from the flattest blocks: the sample variance of each block (its mean removed) and
-    channel, a low quantile of them, corrected for the quantile's bias under white noise (chi-square)."""
-    from scipy.stats import chi2
-
-    h, w, c = img.shape
-    v = []
-    for y in range(0, h - block + 1, block):
-        for x in range(0, w - block + 1, block):
-            b = img[y:y + block, x:x + block].reshape(-1, c)
-            v.extend(b.var(axis=0, ddof=1))
-    dof = block * block - 1
-    bias = chi2.ppf(quantile, dof) / dof
-    return float(math.sqrt(np.quantile(v, quantile) / bias))
-
-
-def nlf_sigma(img: np.ndarray, block: int = 8, quantile: float = 0.2, bins: int = 6) -> float:
-    """Noise that depends on the intensity: blocks binned by their mean, a low quantile of the variances per bin
-    (chi-square corrected), and the mean over the image's pixels of the variance of their bin."""
-    from scipy.stats import chi2
-
-    h, w, c = img.shape
-    means, variances = [], []
-    for y in range(0, h - block + 1, block):
-        for x in range(0, w - block + 1, block):
-            b = img[y:y + block, x:x + block].reshape(-1, c)
-            means.extend(b.mean(axis=0))
-            variances.extend(b.var(axis=0, ddof=1))
-    means, variances = np.asarray(means), np.asarray(variances)
-    dof = block * block - 1
-    bias = chi2.ppf(quantile, dof) / dof
-    edges = np.quantile(means, np.linspace(0, 1, bins + 1))
-    per_bin = []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        sel = variances[(means >= lo) & (means <= hi)]
-        if sel.size:
-            per_bin.append(np.quantile(sel, quantile) / bias)
-    return float(math.sqrt(np.mean(per_bin)))
-
-
-ESTIMATORS: dict[str, Callable[[np.ndarray], float]] = {
-    "wavelet": lambda img: estimate_noise_sigma(img) * 255,
-    "patch": lambda img: patch_sigma(img) * 255,
-    "nlf": lambda img: nlf_sigma(img) * 255,
-}
-
-
-def tile_pick(rows: list[dict], noise_var: float | None) -> int:
+def tile_pick(rows: list[dict], noise_var: float | None, min_iterations: int = 200) -> int:
     """The step whose EMA the package's rule returns for these rows (the last step when no rule fires)."""
-    stop = AutoStop(patience=300, rise=1.25, lag=100, min_gain_db=0.05, min_iterations=200, noise_var=noise_var)
+    stop = AutoStop(patience=300, rise=1.25, lag=100, min_gain_db=0.05, min_iterations=min_iterations,
+                    noise_var=noise_var)
     for r in rows:
         v = r["variance"] if r["variance"] is not None else float("nan")
         if stop.decide(r["iteration"], v, r["psnr_obs_ema"], torch.tensor(float(r["iteration"])), r["loss"]):
@@ -89,36 +46,78 @@ def peak(run: dict) -> float:
     return max(image_psnr(run, [s] * len(run["tiles"])) for s in steps)
 
 
-def replay(record: dict) -> None:
-    sigmas = {}
+def whole_noisy(run: dict) -> np.ndarray:
+    """The whole noisy crop, put back together from its tiles."""
+    h = max(t["box"][0] + t["box"][2] for t in run["tiles"])
+    w = max(t["box"][1] + t["box"][3] for t in run["tiles"])
+    img = np.zeros((h, w, 3), np.float32)
+    for t in run["tiles"]:
+        y, x, th, tw = t["box"]
+        img[y:y + th, x:x + tw] = np.asarray(t["noisy"], np.float32) / 255
+    return img
+
+
+def rule_psnr(run: dict, info: dict, factor: float, correlated_factor: float, min_iterations: int,
+              white_only: bool = False) -> tuple[float, int]:
+    """(PSNR, steps in all) of the rule: white noise at ``factor`` x each tile's wavelet variance (from step 200,
+    as before), correlated noise at ``correlated_factor`` x the whole image's flat-block variance (from
+    ``min_iterations``); ``white_only``: every image as white (the rule before the noise model)."""
+    picks = []
+    for n, t in enumerate(run["tiles"]):
+        if info["model"] == "correlated" and not white_only:
+            picks.append(tile_pick(t["rows"], correlated_factor * info["flat"] ** 2, min_iterations))
+        else:
+            picks.append(tile_pick(t["rows"], factor * info["tiles"][n] ** 2, 200 if white_only else min_iterations))
+    return image_psnr(run, picks), sum(picks)
+
+
+def replay(record: dict, sweep: bool = False, data=None) -> dict:
+    fit = get_preset("denoise").fit
+    info = {}
     for run in record["runs"]:
-        for n, t in enumerate(run["tiles"]):
-            img = np.asarray(t["noisy"], np.float32) / 255
-            sigmas[(run["image"], run["noise"], n)] = {k: f(img) for k, f in ESTIMATORS.items()}
-    rules: dict[str, Callable[[dict, int], float | None]] = {"none": lambda run, n: None}
-    for est in ESTIMATORS:
-        for factor in (1.0, 1.02, 1.05, 1.1, 1.2):
-            rules[f"{est} x{factor}"] = (lambda e, f: lambda run, n: f * (sigmas[(run["image"], run["noise"], n)][e]
-                                                                          / 255) ** 2)(est, factor)
-    noises = sorted({r["noise"] for r in record["runs"]})
-    out = {}
-    for noise in noises:
-        runs = [r for r in record["runs"] if r["noise"] == noise]
-        peaks = [peak(r) for r in runs]
-        line = {"peak": statistics.fmean(peaks), "cbm3d_best": statistics.fmean(r["cbm3d_best"] for r in runs),
-                "cbm3d_estimated": statistics.fmean(r["cbm3d_estimated"] for r in runs),
-                "true_sigma": statistics.fmean(r["true_sigma"] for r in runs),
-                **{f"sigma_{k}": statistics.fmean(sigmas[(r["image"], noise, n)][k] for r in runs
-                                                  for n in range(len(r["tiles"]))) for k in ESTIMATORS}}
-        for name, rule in rules.items():
-            got = [image_psnr(r, [tile_pick(t["rows"], rule(r, n)) for n, t in enumerate(r["tiles"])]) for r in runs]
-            line[name] = statistics.fmean(got)
-            line[f"{name} worst gap"] = max(p - g for p, g in zip(peaks, got))
-        out[noise] = line
-        print(f"\n{noise}: peak {line['peak']:.2f}, CBM3D best {line['cbm3d_best']:.2f} / estimated "
-              f"{line['cbm3d_estimated']:.2f}; true sigma {line['true_sigma']:.1f}, estimates "
-              + ", ".join(f"{k} {line[f'sigma_{k}']:.1f}" for k in ESTIMATORS))
-        for name in rules:
-            print(f"  {name:>14}: {line[name]:.2f} (gap {line['peak'] - line[name]:.2f}, worst "
-                  f"{line[name + ' worst gap']:.2f})")
-    print(json.dumps(out))
+        e = estimate_noise(whole_noisy(run))
+        info[(run["image"], run["noise"])] = {
+            "model": e.model, "flat": e.flat_blocks, "wavelet": e.wavelet,
+            "tiles": [estimate_noise_sigma(np.asarray(t["noisy"], np.float32) / 255) for t in run["tiles"]]}
+    rows = []
+    for run in record["runs"]:
+        i = info[(run["image"], run["noise"])]
+        new, new_steps = rule_psnr(run, i, fit.stop_noise_factor, fit.stop_correlated_factor, fit.stop_min_iterations)
+        old, old_steps = rule_psnr(run, i, fit.stop_noise_factor, 0, 200, white_only=True)
+        cbm3d_flat = nlm_flat = None
+        if data is not None:  # CBM3D and non-local means given the level the package estimates, as --compare does
+            from deepprior.classical.methods import cbm3d, nlm
+            from deepprior.imaging.io import load_image
+
+            full = load_image(data / "benchmarks" / "denoise9" / f"{run['image']}_GT.png")
+            h, w = full.shape[:2]
+            gt = full[(h - 128) // 2:(h + 128) // 2, (w - 128) // 2:(w + 128) // 2]
+            level = i["flat"] if i["model"] == "correlated" else i["wavelet"]
+            cbm3d_flat = metrics.psnr(metrics.quantize(cbm3d(whole_noisy(run), level)), gt)
+            nlm_flat = metrics.psnr(metrics.quantize(nlm(whole_noisy(run), level)), gt)
+        rows.append({"image": run["image"], "noise": run["noise"], "input": run["psnr_input"], "peak": peak(run),
+                     "cbm3d_package_estimate": cbm3d_flat, "nlm_package_estimate": nlm_flat,
+                     "returned": new, "steps": new_steps, "returned_before": old, "steps_before": old_steps,
+                     "cbm3d_best": run["cbm3d_best"], "cbm3d_best_sigma": run["cbm3d_best_sigma"],
+                     "cbm3d_estimated": run["cbm3d_estimated"], "true_sigma": run["true_sigma"],
+                     "model": i["model"], "flat_blocks_sigma": i["flat"] * 255, "wavelet_sigma": i["wavelet"] * 255})
+    summary = {}
+    for noise in sorted({r["noise"] for r in rows}):
+        rs = [r for r in rows if r["noise"] == noise]
+        summary[noise] = {k: round(statistics.fmean(r[k] for r in rs), 2) for k in rows[0]
+                          if isinstance(rows[0][k], (int, float)) and k != "cbm3d_best_sigma"}
+        summary[noise]["worst_gap"] = round(max(r["peak"] - r["returned"] for r in rs), 2)
+        summary[noise]["correlated"] = sum(r["model"] == "correlated" for r in rs)
+        print(noise, summary[noise])
+    if sweep:
+        for mi in (200, 100, 50):
+            for cf in (1.0, 1.1, 1.25, 1.4):
+                gaps = {noise: [peak(r) - rule_psnr(r, info[(r["image"], noise)], fit.stop_noise_factor, cf, mi)[0]
+                                for r in record["runs"] if r["noise"] == noise] for noise in summary}
+                print(f"min {mi}, factor {cf}: " + ", ".join(f"{n} {statistics.fmean(g):.2f} (worst {max(g):.2f})"
+                                                           for n, g in gaps.items()))
+    return {"preset": {"stop_noise_factor": fit.stop_noise_factor,
+                       "stop_correlated_factor": fit.stop_correlated_factor,
+                       "stop_min_iterations": fit.stop_min_iterations},
+            "iterations": record["iterations"], "summary": summary, "rows": rows}
+

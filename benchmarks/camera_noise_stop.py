@@ -7,8 +7,12 @@ noise, runs the default denoising preset (its tiles included) for a fixed number
 tile's logged rows, its noisy crop (for noise estimators) and CBM3D given the estimated and the best sigma.
 ``replay`` scores rules: the image's PSNR at each tile's pick, against the run's own peak and CBM3D.
 
-    python benchmarks/camera_noise_stop.py record --data ../shared/data --out /tmp/camera_record.json
-    python benchmarks/camera_noise_stop.py replay /tmp/camera_record.json
+    python benchmarks/camera_noise_stop.py record --data ../shared/data --out /tmp/camera_record.json   # ~1 h
+    python benchmarks/camera_noise_stop.py replay /tmp/camera_record.json --data ../shared/data \
+        --out docs/bench/camera_noise_stop.json
+
+The record (about 2 MB: every logged row and the noisy crops) is not kept in the repository; the replay's
+JSON is.
 """
 
 from __future__ import annotations
@@ -101,13 +105,18 @@ def main() -> None:
     rec.add_argument("--out", type=pathlib.Path, required=True)
     rep = sub.add_parser("replay")
     rep.add_argument("record", type=pathlib.Path)
+    rep.add_argument("--sweep", action="store_true", help="also try other factors and minimum steps")
+    rep.add_argument("--out", type=pathlib.Path)
+    rep.add_argument("--data", type=pathlib.Path, help="also score CBM3D at the level the package estimates")
     args = ap.parse_args()
     if args.verb == "record":
         record(args)
     else:
         from camera_noise_replay import replay  # the rules under study, beside this script
 
-        replay(json.loads(args.record.read_text()))
+        result = replay(json.loads(args.record.read_text()), sweep=args.sweep, data=args.data)
+        if args.out:
+            args.out.write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -160,6 +160,16 @@ class FitConfig:
         1.0, parse=FLOAT,
         help="The discrepancy stop fires once the loss is at most this many times the noise variance (1 is "
              "Morozov's principle; a little more stops nearer the peak of a fast fit).")
+    noise_model: str = setting(
+        "auto", parse=word, choices=("auto", "white", "correlated"),
+        help="The noise the discrepancy stop assumes: white (its level estimated per tile, at the finest scale) or "
+             "correlated, as cameras make it (the flattest blocks of the whole image, the stop at "
+             "stop_correlated_factor times their variance); auto tells them apart from the two estimates. A given "
+             "noise_sigma is white unless this says correlated.")
+    stop_correlated_factor: float = setting(
+        1.0, parse=FLOAT,
+        help="The discrepancy stop's factor on correlated noise (stop_noise_factor's, for camera noise): the "
+             "fast fit peaked at a loss about 1.25 times its flat-block variance (docs/stopping.md#camera-noise).")
     backtrack: bool = setting(True, help="Undo loss blow-ups: restore the last good weights, Adam state and "
                                          "moving average, and lower the learning rate if they recur.")
     backtrack_factor: float = setting(
@@ -221,6 +231,7 @@ class FitConfig:
             ("backtrack_factor", self.backtrack_factor > 1, "must be > 1"),
             ("backtrack_lr_decay", 0 < self.backtrack_lr_decay <= 1, "must be in (0, 1]"),
             ("stop_noise_factor", self.stop_noise_factor > 0, "must be positive"),
+            ("stop_correlated_factor", self.stop_correlated_factor > 0, "must be positive"),
             ("stop_patience", self.stop_patience >= 1, "must be at least 1"),
             ("stop_rise", self.stop_rise >= 1, "must be >= 1"),
             ("stop_min_iterations", self.stop_min_iterations >= 0, "must be >= 0"),

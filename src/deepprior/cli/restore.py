@@ -93,7 +93,7 @@ def execute(job: Job, *, output: pathlib.Path, report: pathlib.Path | None, over
     panels: list[tuple[str, Any]] = [] if inputs.guide is None else [("flash (network input)", inputs.guide)]
     if compare:
         classical = run_classical(job.task.classical, inputs.observation, mask=inputs.mask, scale=job.scale,
-                                  kernel=inputs.kernel, ground_truth=result.ground_truth,
+                                  sigma=job.noise_level, kernel=inputs.kernel, ground_truth=result.ground_truth,
                                   psnr_y=job.scale is not None)
         result.metrics["compare"] = {k: {n: v for n, v in e.items() if n != "image"} for k, e in classical.items()}
         panels += [(k, e["image"]) for k, e in classical.items()]
@@ -150,6 +150,13 @@ def summary(result: Restoration, output: pathlib.Path, report: pathlib.Path | No
         click.echo(f"  {name}: {entry['seconds']:.1f} s{score}")
     if report is not None:
         click.echo(f"report in {report}/")
+    noise = m["noise"]
+    if noise is not None and noise["estimated"]:
+        how = ("correlated, as camera noise is: from the flattest blocks" if noise["model"] == "correlated"
+               else "white: from the finest scale of each tile")
+        click.echo(f"noise: std {noise['sigma'] * 255:.1f} on the 0-255 scale, {how} (flat blocks "
+                   f"{noise['flat_blocks'] * 255:.1f}, finest scale {noise['wavelet'] * 255:.1f}; --noise-model, "
+                   f"--noise-sigma to set it)")
     if m["tiles"] > 1:
         th, tw = m["tile"]
         click.echo(f"restored in {m['tiles']} tiles of {tw}x{th} px (overlap {m['overlap']} px, "

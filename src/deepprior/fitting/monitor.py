@@ -34,7 +34,8 @@ class Monitor:
         self.variance, self.best = OutputVariance(), BestSnapshot()
         self.backtracker = Backtracker(cfg.backtrack_factor, cfg.backtrack_lr_decay, cfg.backtrack_window)
         lag = round(1 / (1 - cfg.ema_weight)) if cfg.ema_weight > 0 else 0
-        noise_var = cfg.stop_noise_factor * cfg.noise_sigma**2 if cfg.noise_sigma else None
+        factor = cfg.stop_correlated_factor if cfg.noise_model == "correlated" else cfg.stop_noise_factor
+        noise_var = factor * cfg.noise_sigma**2 if cfg.noise_sigma else None
         self.stopper = AutoStop(cfg.stop_patience, cfg.stop_rise, lag, cfg.stop_min_gain_db,
                                 cfg.stop_min_iterations, noise_var, peak=cfg.stop_peak)
         self.scores = RowScores(problem, start)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..config import FitConfig, NetConfig, to_dict
+from ..imaging.noise import NoiseEstimate
 from ..operators import OPERATORS, Operator, make_operator
 from ..version import __version__
 from .costs import Estimate, estimate_run
@@ -60,6 +61,8 @@ class Job:
         The checked arrays.
     memory : int
         Estimated peak bytes of one fit (of the largest tile).
+    noise : NoiseEstimate or None
+        The estimates of the whole image's noise, where the plan estimated it (a noisy task without a level).
     """
 
     task: Task
@@ -72,6 +75,7 @@ class Job:
     tiling: TilePlan
     inputs: Inputs = field(repr=False)
     memory: int = 0
+    noise: NoiseEstimate | None = None
 
     @property
     def factor(self) -> int:
@@ -88,6 +92,13 @@ class Job:
     def keeps_measured(self) -> bool:
         """Whether the returned images take the measured pixels from the observation."""
         return self.fit.keep_measured and OPERATORS[self.task.operator].keeps_pixels
+
+    @property
+    def noise_level(self) -> float | None:
+        """The whole image's noise std (on [0, 1]): the setting, else the estimate of its noise model."""
+        if self.fit.noise_sigma is not None or self.noise is None:
+            return self.fit.noise_sigma
+        return self.noise.flat_blocks if self.fit.noise_model == "correlated" else self.noise.wavelet
 
     def make_operator(self, mask: np.ndarray | None) -> Operator:
         """The task's operator for the observation, or a tile of it with its part of the mask."""

@@ -22,7 +22,7 @@ from ..config import FIT_FIELDS, NET_FIELDS, FitConfig, NetConfig, from_dict, re
 from ..errors import InputError
 from ..fitting import resolve_execution
 from ..imaging.io import as_image, available_memory
-from ..imaging.noise import estimate_noise_sigma
+from ..imaging.noise import NoiseEstimate, estimate_noise, estimate_noise_sigma
 from ..nets import check_size
 from ..operators import check_kernel, make_operator
 from .costs import estimate_memory
@@ -121,8 +121,8 @@ def plan(image: np.ndarray, task: str = "denoise", *, mask: np.ndarray | None = 
                                   max_side=chosen.tiling.max_side, net=net_cfg if check_memory else None,
                                   precision=fit_cfg.precision, free=free)
         tiles = lay_out(h, w, sides, lap, scale or 1, workers, dev)
-    tiles = _with_noise(tiles, the_task, fit_cfg, inputs.observation)
-    job = Job(the_task, chosen, scale, seed, dev, net_cfg, fit_cfg, tiles, inputs)
+    tiles, fit_cfg, noise = _with_noise(tiles, the_task, fit_cfg, inputs.observation)
+    job = Job(the_task, chosen, scale, seed, dev, net_cfg, fit_cfg, tiles, inputs, noise=noise)
     th, tw = job.largest_tile()
     memory = estimate_memory(net_cfg, th, tw, fit_cfg.precision)
     for t in {(t.height * job.factor, t.width * job.factor) for t in tiles.tiles}:
@@ -211,16 +211,27 @@ def _checked(tiles: TilePlan, h: int, w: int) -> TilePlan:
     return tiles
 
 
-def _with_noise(tiles: TilePlan, task: Task, fit_cfg: FitConfig, observation: np.ndarray) -> TilePlan:
-    """The plan with each tile's noise level: the setting, or for a noisy task without one, the tile's own
-    estimate (each tile stops at its own noise level)."""
+def _with_noise(tiles: TilePlan, task: Task, fit_cfg: FitConfig,
+                observation: np.ndarray) -> tuple[TilePlan, FitConfig, NoiseEstimate | None]:
+    """Each tile's noise level and the noise model, resolved: the settings where given; else, for a noisy task,
+    the whole image's two estimates decide the model, and white noise is estimated per tile (each tile stops at
+    its own level) while correlated noise takes the flattest blocks of the whole image (a tile has too few)."""
+    estimate = None
+    model = "white" if fit_cfg.noise_model == "auto" else fit_cfg.noise_model
+    recorded = all(t.noise_sigma is not None for t in tiles.tiles)  # a config's plan: its levels stand
+    if fit_cfg.noise_sigma is None and task.noisy and not recorded:
+        estimate = estimate_noise(observation)
+        model = estimate.model if fit_cfg.noise_model == "auto" else fit_cfg.noise_model
+
     def sigma(t: Any) -> float | None:
         if t.noise_sigma is not None:
             return t.noise_sigma
-        if fit_cfg.noise_sigma is None and task.noisy:
-            return estimate_noise_sigma(observation[t.observed()])
-        return fit_cfg.noise_sigma
-    return dataclasses.replace(tiles, tiles=tuple(dataclasses.replace(t, noise_sigma=sigma(t)) for t in tiles.tiles))
+        if estimate is None:
+            return fit_cfg.noise_sigma
+        return estimate.flat_blocks if model == "correlated" else estimate_noise_sigma(observation[t.observed()])
+
+    tiles = dataclasses.replace(tiles, tiles=tuple(dataclasses.replace(t, noise_sigma=sigma(t)) for t in tiles.tiles))
+    return tiles, dataclasses.replace(fit_cfg, noise_model=model), estimate
 
 
 def _centre_crop(img: np.ndarray, h: int, w: int, slack: int) -> np.ndarray:

@@ -87,8 +87,20 @@ def run_facts(job: Job, stitcher: Stitcher, interrupted: bool, seconds: float) -
         "cuda_graph_error": next((t["cuda_graph_error"] for t in fitted if t["cuda_graph_error"]), None),
         "kept_measured": job.keeps_measured, "masked_input": job.inputs.mask is not None,
         "holdout_pixels": sum(t["holdout_pixels"] for t in fitted),
+        "noise": noise_facts(job),
         "per_tile": tiles,
     }
+
+
+def noise_facts(job: Job) -> dict[str, Any] | None:
+    """What the discrepancy stop assumed of the noise: its model, its level (std on [0, 1]), whether the plan
+    estimated it, and both estimates of the whole image; None for a task without a noise level."""
+    if job.noise_level is None:
+        return None
+    facts: dict[str, Any] = {"model": job.fit.noise_model, "sigma": job.noise_level, "estimated": job.noise is not None}
+    if job.noise is not None:
+        facts.update(wavelet=job.noise.wavelet, flat_blocks=job.noise.flat_blocks, ratio=job.noise.ratio)
+    return facts
 
 
 def scores(job: Job, images: dict[str, np.ndarray], baseline: np.ndarray) -> dict[str, Any]:
