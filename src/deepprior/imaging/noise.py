@@ -2,7 +2,7 @@
 
 Two estimates answer different questions. scikit-image's wavelet estimate reads the finest scale of the image,
 where white noise has its share of power and a photo has little; it is exact for white noise and reads low for
-noise that demosaicing and JPEG have spread over neighbouring pixels (2.5-3x low on camera-like noise). The
+noise that demosaicing and JPEG have spread over neighbouring pixels (2-3x low on camera-like noise). The
 flat-block estimate reads the variance of pixels themselves in the flattest 8 x 8 blocks: it sees correlated
 noise whole, and texture pushes it up. Their ratio says which kind of noise an image has: about 1 for white
 noise, about 2 or more for camera noise (docs/stopping.md#camera-noise).
