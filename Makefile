@@ -3,14 +3,17 @@
 PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: demo test quick docs
 demo: $(STAMP)
 	$(VENV)/bin/deepprior demo
 
-# Every test, the slow ones included (what CI runs); `make quick` leaves the slow ones out.
-test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q -m "slow or not slow"
+# Every test, the slow ones included (what CI runs); `make quick` leaves the slow ones out. The browser tests
+# need Debian's chromium: installed here with apt when it is missing, and required (not skipped) by this target.
+test: $(STAMP) $(CHROMIUM)
+	DEEPPRIOR_REQUIRE_BROWSER=1 $(VENV)/bin/python -m pytest -q -m "slow or not slow"
 
 quick: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
@@ -26,3 +29,6 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m pip install -q "torch==2.13.0"
 	$(VENV)/bin/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
+
+$(CHROMIUM):
+	$(SUDO) apt-get install -y -q chromium || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)

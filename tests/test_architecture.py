@@ -21,10 +21,11 @@ ALLOWED = {
     "report": {"errors", "imaging"}, "bench": {"errors", "imaging", "classical", "jobs"},
     "__init__": {"errors", "config", "version", "fitting", "imaging", "jobs"},
     "cli": {"errors", "config", "fields", "version", "operators", "nets", "imaging", "fitting", "classical", "jobs",
-            "report", "bench"},
+            "report", "bench", "web"},
+    "web": {"errors", "imaging", "operators", "fitting", "jobs", "report"},
     "__main__": {"cli"},
 }
-FRONT_ENDS = {"cli"}
+FRONT_ENDS = {"cli", "web"}
 
 
 def _module_name(path: pathlib.Path) -> str:

@@ -105,12 +105,13 @@ def test_parallel_tiles_denoise_reproducibly_and_stream_tagged_rows():
               result="output", stop="none", **SMALL)
     job = deepprior.plan(noisy(gt), "denoise", **kw)
     a = deepprior.run(job, callbacks=[lambda rec: rows.append(dict(rec.row))],
-                      on_tile=lambda o: done.append(o.tile.index))
+                      on_tile=lambda o: done.append((o.tile.index, o.images["output"].shape)))
     b = deepprior.restore(noisy(gt), "denoise", **{**kw, "workers": 8})  # no more workers than tiles: still 2
     assert b.metrics["workers"] == 2 and np.array_equal(a.image, b.image)  # which worker ran which: no matter
     assert metrics.psnr(a.image, gt) > metrics.psnr(noisy(gt), gt) + 3
     assert (a.metrics["tile"], a.metrics["tiles"], a.metrics["stopped_by"]) == ([40, 64], 2, "tiles")
-    assert {r["tile"] for r in rows} == {0, 1} and len(rows) == 2 * 7 and done == [0, 1]
+    assert {r["tile"] for r in rows} == {0, 1} and len(rows) == 2 * 7
+    assert done == [(0, (40, 64, 3)), (1, (40, 64, 3))]  # each tile as it finished, its image still there
     curve = a.metrics["curve"]  # the stitched image's, timed from the start of the run
     assert [r["iteration"] for r in curve] == [1, 20, 40, 60, 80, 100, 120]
     assert all(x["seconds"] <= y["seconds"] for x, y in zip(curve, curve[1:]))

@@ -1,5 +1,5 @@
 """The ``deepprior`` command group and its commands: one restore command per task, plus degrade, mask, demo,
-bench and rerun. Commands are added here, explicitly; no module registers itself by being imported."""
+bench, rerun and web. Commands are added here, explicitly; no module registers itself by being imported."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from .demo import demo
 from .make import degrade, mask
 from .rerun import rerun
 from .restore import restore_command
+from .web import web
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -21,5 +22,5 @@ def cli() -> None:
 
 for _task in TASKS.values():
     cli.add_command(restore_command(_task))
-for _command in (degrade, mask, demo, bench, rerun):
+for _command in (degrade, mask, demo, bench, rerun, web):
     cli.add_command(_command)

@@ -10,11 +10,11 @@ from typing import Any
 
 import click
 
-from ..classical.compare import run_classical
 from ..errors import InputError
 from ..imaging.io import load_image, load_kernel, save_image
 from ..imaging.masks import load_mask
 from ..jobs import Job, Restoration, plan, run
+from ..jobs.compare import compare_classical
 from ..jobs.tasks import Task
 from ..operators import parse_kernel
 from ..report import write_report
@@ -92,11 +92,7 @@ def execute(job: Job, *, output: pathlib.Path, report: pathlib.Path | None, over
     inputs = job.inputs
     panels: list[tuple[str, Any]] = [] if inputs.guide is None else [("flash (network input)", inputs.guide)]
     if compare:
-        classical = run_classical(job.task.classical, inputs.observation, mask=inputs.mask, scale=job.scale,
-                                  sigma=job.noise_level, kernel=inputs.kernel, ground_truth=result.ground_truth,
-                                  psnr_y=job.scale is not None)
-        result.metrics["compare"] = {k: {n: v for n, v in e.items() if n != "image"} for k, e in classical.items()}
-        panels += [(k, e["image"]) for k, e in classical.items()]
+        panels += compare_classical(job, result)
     save_image(result.image, output)
     if report is not None:
         config = {**job.to_config(), "inputs": {**sources, "compare": compare}}

@@ -106,9 +106,9 @@ def run(job: Job, *, callbacks: Iterable[Callback] = (), cancel: threading.Event
         return fit_tile(job, tile, list(callbacks), cancel, start, snaps.get(tile.index))
 
     def done(outcome: TileOutcome | None, tile: Tile) -> None:
-        stitcher.add(tile, outcome)
         if outcome is not None and on_tile is not None:
-            on_tile(outcome)
+            on_tile(outcome)  # before blending, which drops the tile's images to save memory
+        stitcher.add(tile, outcome)
 
     if job.tiling.workers == 1:
         _in_order(tiles, one, done, cancel)
