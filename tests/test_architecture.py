@@ -21,11 +21,12 @@ ALLOWED = {
     "report": {"errors", "imaging"}, "bench": {"errors", "imaging", "classical", "jobs"},
     "__init__": {"errors", "config", "version", "fitting", "imaging", "jobs"},
     "cli": {"errors", "config", "fields", "version", "operators", "nets", "imaging", "fitting", "classical", "jobs",
-            "report", "bench", "web"},
+            "report", "bench", "web", "batch"},
+    "batch": {"errors", "imaging", "operators", "jobs", "report"},
     "web": {"errors", "imaging", "operators", "fitting", "jobs", "report"},
     "__main__": {"cli"},
 }
-FRONT_ENDS = {"cli", "web"}
+FRONT_ENDS = {"cli", "web", "batch"}
 
 
 def _module_name(path: pathlib.Path) -> str:

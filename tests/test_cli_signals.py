@@ -1,5 +1,5 @@
-"""A real SIGINT to a running fit (or to tiles fitted by two worker threads): the run stops cleanly and writes
-the result so far and the report."""
+"""A real SIGINT, SIGTERM or SIGHUP to a running fit (or to tiles fitted by two worker threads): the run stops
+cleanly, writes the result so far and the report, says so, and exits with 128 + the signal's number."""
 
 import json
 import os
@@ -25,9 +25,11 @@ def _wait_for(stream, text: str, seconds: float = 60.0) -> str:
     return seen
 
 
-@pytest.mark.parametrize("tiles,first_line", [([], "fitting 40x36"),
-                                              (["--tile", "24", "--workers", "2"], "fitting 4 tiles of 24x24")])
-def test_ctrl_c_keeps_the_result_and_the_report(tmp_path, noisy_png, tiles, first_line):
+@pytest.mark.parametrize("tiles,first_line,sig", [
+    ([], "fitting 40x36", signal.SIGINT),
+    (["--tile", "24", "--workers", "2"], "fitting 4 tiles of 24x24", signal.SIGTERM),
+    ([], "fitting 40x36", signal.SIGHUP)])
+def test_a_signal_keeps_the_result_and_the_report(tmp_path, noisy_png, tiles, first_line, sig):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "deepprior", "denoise", str(noisy_png), "-o", "out.png",
                              "--report", "rep", "--iters", "100000", "--log-every", "1", "--channels-down", "8x2",
@@ -36,12 +38,12 @@ def test_ctrl_c_keeps_the_result_and_the_report(tmp_path, noisy_png, tiles, firs
     try:
         assert first_line in _wait_for(proc.stderr, "\n")  # the estimate, printed just before the fit starts
         _wait_for(proc.stderr, "it/s")  # the progress bar: the first step has been logged
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == 0, err
-    assert "interrupted" in out and "Traceback" not in err
+    assert proc.returncode == 128 + sig, err
+    assert f"interrupted ({sig.name}): wrote the best result so far" in err and "Traceback" not in err
     assert image_info(tmp_path / "out.png") == (SIZE, "RGB")
     m = json.loads((tmp_path / "rep" / "metrics.json").read_text())
-    assert m["stopped_by"] == "interrupted" and 1 <= m["iterations"] < 100000
+    assert m["stopped_by"] == "interrupted" and m["interrupted"] is True and 1 <= m["iterations"] < 100000

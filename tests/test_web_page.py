@@ -24,7 +24,7 @@ from PIL import Image
 from helpers import shapes_image
 
 pytestmark = pytest.mark.slow
-REQUIRED = os.environ.get("DEEPPRIOR_REQUIRE_BROWSER") == "1"  # `make test` sets it: CI must not skip these
+REQUIRED = os.environ.get("DEEPPRIOR_REQUIRE_ALL") == "1"  # `make test` sets it: CI must not skip these
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = os.environ.get("DEEPPRIOR_SCREENSHOTS")  # a folder: the README's pictures, of a longer run
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

@@ -10,6 +10,7 @@ described once. Nothing here imports a front end: a flag is data the CLI reads.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -105,9 +106,12 @@ def number(kind: type) -> Callable[[str], Any]:
     """An int or float parser with a message that names what was expected."""
     def parse(text: str) -> Any:
         try:
-            return kind(text)
+            value = kind(text)
         except ValueError:
             raise ValueError(f"expected {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
+        if kind is float and not math.isfinite(value):
+            raise ValueError(f"expected a finite number, got {text!r}")
+        return value
     parse.__name__ = kind.__name__
     return parse
 

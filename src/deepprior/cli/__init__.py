@@ -11,12 +11,14 @@ import sys
 import click
 
 from ..errors import InputError
+from . import signals
 from .app import cli
 from .options import flag_of
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line on stderr and exit status 2."""
+    signals.install()
     try:
         cli.main(args=argv, prog_name="deepprior", standalone_mode=False)
     except InputError as e:
@@ -25,8 +27,8 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"deepprior: error: {e}{hint}", err=True)
         sys.exit(2)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("deepprior: interrupted before anything was restored", err=True)
-        sys.exit(130)
+        click.echo(f"deepprior: interrupted ({signals.received()}) before anything was restored", err=True)
+        sys.exit(signals.exit_status())
     except click.UsageError as e:  # a bad option or argument: one line, like every other input error
         if type(e).__name__ == "NoArgsIsHelpError":  # a bare command name: its help is the answer
             e.show()

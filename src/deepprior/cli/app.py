@@ -1,11 +1,12 @@
 """The ``deepprior`` command group and its commands: one restore command per task, plus degrade, mask, demo,
-bench, rerun and web. Commands are added here, explicitly; no module registers itself by being imported."""
+bench, rerun, web and batch. Commands are added here, explicitly; no module registers itself by being imported."""
 
 from __future__ import annotations
 
 import click
 
 from ..jobs import TASKS
+from .batch import batch
 from .bench import bench
 from .demo import demo
 from .make import degrade, mask
@@ -22,5 +23,5 @@ def cli() -> None:
 
 for _task in TASKS.values():
     cli.add_command(restore_command(_task))
-for _command in (degrade, mask, demo, bench, rerun, web):
+for _command in (degrade, mask, demo, bench, rerun, web, batch):
     cli.add_command(_command)

@@ -13,6 +13,7 @@ from ..imaging import masks
 from ..imaging.camera import camera_noise as camera_noise_image
 from ..imaging.degrade import add_noise, blur_image, centre_crop_multiple, downscale_image, jpeg_roundtrip
 from ..imaging.io import load_image, save_image
+from .options import Finite
 from .paths import check_output_path
 from .restore import read_kernel
 
@@ -20,15 +21,15 @@ from .restore import read_kernel
 @click.command()
 @click.argument("clean", type=click.Path(path_type=pathlib.Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=pathlib.Path), help="Corrupted image.")
-@click.option("--noise", type=click.FloatRange(min=0, min_open=True),
+@click.option("--noise", type=Finite(min=0, min_open=True),
               help="White Gaussian noise of this std on the 0-255 scale (after --blur, when both are given).")
-@click.option("--camera-noise", type=click.FloatRange(0, 100, min_open=True), metavar="LEVEL",
+@click.option("--camera-noise", type=Finite(0, 100, min_open=True), metavar="LEVEL",
               help="Noise as a camera records it, of about LEVEL std (0-255 scale) at mid-grey: shot and read noise "
                    "on a Bayer mosaic, demosaiced (so spatially correlated), the sRGB tone curve and a JPEG at "
                    "quality 90.")
 @click.option("--blur", metavar="gaussian:SIGMA | motion:LENGTH,ANGLE | FILE",
               help="Blur with this kernel, the operator deblur inverts (add --noise for a noisy blurred image).")
-@click.option("--drop", type=click.FloatRange(0, 1, max_open=True), help="Fraction of pixels to drop (Bernoulli).")
+@click.option("--drop", type=Finite(0, 1, max_open=True), help="Fraction of pixels to drop (Bernoulli).")
 @click.option("--mask", type=click.Path(path_type=pathlib.Path), help="Apply an existing mask (black = missing).")
 @click.option("--downscale", type=click.Choice(["2", "4", "8"]),
               help="Make a low-resolution input with the Lanczos-2 operator superres uses (after centre-cropping "
@@ -142,7 +143,7 @@ def mask_text(text: str, output: pathlib.Path, size, like, seed: int, overwrite:
 @_mask_command
 @click.option("--count", type=click.IntRange(min=1), default=5, show_default=True, help="Number of holes.")
 @click.option("--shape", type=click.Choice(["blobs", "rects"]), default="blobs", show_default=True)
-@click.option("--max-fraction", type=click.FloatRange(0, 1, min_open=True), default=0.25, show_default=True,
+@click.option("--max-fraction", type=Finite(0, 1, min_open=True), default=0.25, show_default=True,
               help="Largest hole extent as a fraction of the image side.")
 def mask_holes(output, size, like, seed, overwrite, count, shape, max_fraction) -> None:
     """Random holes (blobs or rectangles)."""
@@ -153,7 +154,7 @@ def mask_holes(output, size, like, seed, overwrite, count, shape, max_fraction) 
 
 @mask.command("drop")
 @_mask_command
-@click.option("--fraction", type=click.FloatRange(0, 1, max_open=True), required=True,
+@click.option("--fraction", type=Finite(0, 1, max_open=True), required=True,
               help="Fraction of pixels missing.")
 def mask_drop(output, size, like, seed, overwrite, fraction) -> None:
     """Bernoulli pixel drop: each pixel missing with probability FRACTION."""

@@ -5,6 +5,7 @@ are the plan's own (inputs, preset, seed, device, tiles) and the one adapter of 
 from __future__ import annotations
 
 import dataclasses
+import math
 import pathlib
 import re
 from typing import Any, Callable
@@ -23,6 +24,16 @@ PLAN_FLAGS = {"tile": "--tile", "overlap": "--overlap", "workers": "--workers", 
               "device": "--device", "preset": "--preset", "mask": "--mask", "scale": "--scale", "guide": "--flash",
               "ground_truth": "--gt", "iterations": "--iters", "stop": "--iters", "task": None, "data": "--data",
               "kernel": "--kernel"}
+
+
+class Finite(click.FloatRange):
+    """A float option in a range that also refuses nan and inf (which every range comparison lets through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        value = super().convert(value, param, ctx)
+        if not math.isfinite(value):
+            self.fail(f"expected a finite number, got {value!r}", param, ctx)
+        return value
 
 
 class Parsed(click.ParamType):
@@ -71,6 +82,8 @@ def _in_flags(text: str) -> str:
 def _field_option(f: dataclasses.Field, m: Meta, fast: Any, paper: Any) -> Decorator:
     """The option of one field; its help ends with the task's preset values."""
     values = f"fast: {_shown(fast)}; paper: {_shown(paper)}" if fast != paper else f"preset: {_shown(fast)}"
+    if fast is _PER_TASK:
+        values = "default: the task's preset"
     text = f"{_in_flags(m.help)} [{values}]"
     if m.parse is None:
         return click.option(f"{m.flag}/{m.off}", f.name, default=None, help=text)
@@ -90,6 +103,25 @@ def config_options(task: Task) -> list[Decorator]:
                 opts.append(_field_option(f, m, getattr(getattr(fast, part), f.name),
                                           getattr(getattr(paper, part), f.name)))
     return opts
+
+
+def generic_config_options() -> list[Decorator]:
+    """One option per field, for a command of any task (``batch``): the help says the task's preset decides."""
+    opts = []
+    for cls in (NetConfig, FitConfig):
+        for f in dataclasses.fields(cls):
+            m = meta(f)
+            if m.flag is not None:
+                opts.append(_field_option(f, m, _PER_TASK, _PER_TASK))
+    return opts
+
+
+class _PerTask:
+    def __str__(self) -> str:
+        return "the task's preset"
+
+
+_PER_TASK = _PerTask()
 
 
 def config_settings(options: dict[str, Any]) -> dict[str, Any]:
@@ -178,6 +210,10 @@ def run_options() -> list[Decorator]:
                      help="Pixels shared by neighbouring tiles (default: 16 for automatic tiles, else an eighth)."),
         click.option("--workers", type=click.IntRange(min=1),
                      help="Tiles fitted at once (default: one per CPU thread; one at a time on a GPU)."),
+        click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="ray: fit the tiles as Ray tasks (extra [ray]) on a local Ray, or on a cluster with "
+                          "--address, and blend them as they return (no step-by-step progress then)."),
+        click.option("--address", help="The Ray cluster to join with --engine ray (ray start --head prints it)."),
     ]
 
 

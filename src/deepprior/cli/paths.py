@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import tempfile
 from collections.abc import Iterable
 
 from ..errors import InputError
@@ -80,3 +81,56 @@ def check_steps_dir(folder: pathlib.Path, overwrite: bool) -> None:
         raise InputError(f"{folder} already holds intermediate images; pass --overwrite or choose another output")
 
 
+
+
+def probe_writable(path: pathlib.Path, what: str) -> None:
+    """Create and remove a file in ``path``'s nearest existing folder: an unwritable place (a read-only disk,
+    /proc, a folder of another user) is refused before the fit, not after it."""
+    folder = path.parent if path.suffix else path
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise InputError(f"cannot write the {what} {path}: {folder} is not writable ({e.strerror or e})") from None
+
+
+class Reservation:
+    """The output file, claimed at the start of a run (an empty file, made only if there was none), so a file
+    that appears there during the run is not silently replaced: the result then goes beside it."""
+
+    def __init__(self, path: pathlib.Path, overwrite: bool) -> None:
+        self.path, self.inode = path, None
+        if overwrite:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            raise InputError(f"{path} exists; pass --overwrite to replace it") from None
+        except OSError as e:
+            raise InputError(f"cannot write {path}: {e.strerror or e}") from None
+        os.close(fd)
+        self.inode = os.stat(path).st_ino
+
+    def _ours(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return True  # removed meanwhile: nothing to replace
+        return st.st_ino == self.inode and st.st_size == 0
+
+    def target(self) -> pathlib.Path:
+        """Where the result goes: the output, unless another file took its place during the run."""
+        if self.inode is None or self._ours():
+            return self.path
+        n = 1
+        while (alt := self.path.with_name(f"{self.path.stem}.deepprior-{n}{self.path.suffix}")).exists():
+            n += 1
+        return alt
+
+    def release(self) -> None:
+        """The run wrote nothing: give the name back."""
+        if self.inode is not None and self._ours() and self.path.exists():
+            self.path.unlink()

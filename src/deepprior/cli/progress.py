@@ -28,9 +28,7 @@ class Progress:
     def __call__(self, record: StepRecord) -> None:
         row = record.row
         with self.lock:
-            if self.bar is None:
-                self.bar = tqdm(total=self.total, unit="it", disable=not self.enabled, dynamic_ncols=True,
-                                leave=True)
+            self._open()
             tile = int(row.get("tile", 0))
             self.bar.update(int(row["iteration"]) - self.done.get(tile, 0))
             self.done[tile] = int(row["iteration"])
@@ -41,6 +39,18 @@ class Progress:
                 post["psnr"] = f"{row['psnr_output']:.2f}"
                 post["ema"] = f"{row['psnr_ema']:.2f}"
             self.bar.set_postfix(post, refresh=False)
+
+    def _open(self) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=self.total, unit="it", disable=not self.enabled, dynamic_ncols=True, leave=True)
+
+    def tile_done(self, outcome) -> None:
+        """A tile finished: its steps counted, also when its fit ran elsewhere and no step was seen here."""
+        with self.lock:
+            self._open()
+            tile, steps = outcome.tile.index, int(outcome.facts["iterations"])
+            self.bar.update(steps - self.done.get(tile, 0))
+            self.done[tile] = steps
 
     def close(self) -> None:
         if self.bar is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import pathlib
+import sys
 from typing import Any
 
 import click
@@ -18,8 +19,9 @@ from ..jobs.compare import compare_classical
 from ..jobs.tasks import Task
 from ..operators import parse_kernel
 from ..report import write_report
+from . import signals
 from .options import apply, config_options, config_settings, input_options, iteration_settings, run_options
-from .paths import check_output_path, check_report_dir, check_steps_dir
+from .paths import Reservation, check_output_path, check_report_dir, check_steps_dir, probe_writable
 from .progress import Progress, StepSaver
 
 #: The input files of a run, by the name config.json records them under.
@@ -50,7 +52,8 @@ def run_restore(task: str, *, image: pathlib.Path, output: pathlib.Path, mask: p
                 report: pathlib.Path | None = None, overwrite: bool = False, quiet: bool = False,
                 compare: bool = False, iters: int | str | None = None, max_iters: int | None = None,
                 preset: str = "fast", seed: int = 0, device: str = "auto", tile: Any = "auto",
-                overlap: int | None = None, workers: int | None = None, **options: Any) -> Restoration:
+                overlap: int | None = None, workers: int | None = None, engine: str = "local",
+                address: str | None = None, **options: Any) -> Restoration:
     """Run one restore command end to end; returns the :class:`Restoration`."""
     paths = {"image": image, "mask": mask, "guide": guide, "gt": gt}
     check_output_path(output, paths.values(), overwrite=overwrite)
@@ -63,7 +66,17 @@ def run_restore(task: str, *, image: pathlib.Path, output: pathlib.Path, mask: p
                tile=tile, overlap=overlap, workers=workers, **settings)
     sources = sources_of(paths) if kernel is None else {**sources_of(paths), "kernel_spec": kernel}
     return execute(job, output=output, report=report, overwrite=overwrite, quiet=quiet, compare=compare,
-                   sources=sources)
+                   sources=sources, map_tiles=tile_engine(engine, address, workers))
+
+
+def tile_engine(engine: str, address: str | None, workers: int | None):
+    """``--engine ray``: the tiles as Ray tasks; None: here."""
+    if engine != "ray":
+        if address is not None:
+            raise InputError("--address goes with --engine ray")
+        return None
+    from ..batch.ray_engine import ray_tiles
+    return ray_tiles(address, workers=workers)
 
 
 def read_kernel(spec: str | None):
@@ -74,8 +87,26 @@ def read_kernel(spec: str | None):
 
 
 def execute(job: Job, *, output: pathlib.Path, report: pathlib.Path | None, overwrite: bool, quiet: bool,
-            compare: bool, sources: dict[str, Any]) -> Restoration:
+            compare: bool, sources: dict[str, Any], map_tiles: Any = None) -> Restoration:
     """Run a planned job as the command line does: estimate, progress, result, report, summary."""
+    probe_writable(output, "output")
+    if report is not None:
+        probe_writable(report / "metrics.json", "report")
+    reserved = Reservation(output, overwrite)
+    try:
+        result = _fit(job, output=output, report=report, overwrite=overwrite, quiet=quiet, map_tiles=map_tiles)
+    except BaseException:
+        reserved.release()
+        raise
+    try:
+        return _write(job, result, reserved, report=report, compare=compare, sources=sources)
+    except BaseException:
+        reserved.release()  # only while the name still holds our empty file: a written result stays
+        raise
+
+
+def _fit(job: Job, *, output: pathlib.Path, report: pathlib.Path | None, overwrite: bool, quiet: bool,
+         map_tiles: Any) -> Restoration:
     if not quiet:
         announce(job)
     tiles = len(job.tiling.tiles)
@@ -86,13 +117,22 @@ def execute(job: Job, *, output: pathlib.Path, report: pathlib.Path | None, over
         callbacks.append(StepSaver(steps_dir, tiles))
     progress = Progress(job.fit.iterations * tiles, enabled=not quiet, tiles=tiles)
     try:
-        result = run(job, callbacks=callbacks + [progress])
+        result = run(job, callbacks=callbacks + [progress], map_tiles=map_tiles, on_tile=progress.tile_done)
     finally:
         progress.close()
+    return result
+
+
+def _write(job: Job, result: Restoration, reserved: Reservation, *, report: pathlib.Path | None, compare: bool,
+           sources: dict[str, Any]) -> Restoration:
     inputs = job.inputs
     panels: list[tuple[str, Any]] = [] if inputs.guide is None else [("flash (network input)", inputs.guide)]
     if compare:
         panels += compare_classical(job, result)
+    output = reserved.target()
+    if output != reserved.path:
+        click.echo(f"deepprior: {reserved.path} appeared during the run; the result goes to {output} instead "
+                   f"(--overwrite replaces it)", err=True)
     save_image(result.image, output)
     if report is not None:
         config = {**job.to_config(), "inputs": {**sources, "compare": compare}}
@@ -100,6 +140,11 @@ def execute(job: Job, *, output: pathlib.Path, report: pathlib.Path | None, over
                      observation=result.baseline, result=result.image, ground_truth=result.ground_truth,
                      extra=panels)
     summary(result, output, report)
+    if result.metrics["interrupted"]:
+        not_run = result.metrics["tiles_not_run"]
+        rest = f"; {len(not_run)} tile(s) never ran and keep the input" if not_run else ""
+        click.echo(f"deepprior: interrupted ({signals.received()}): wrote the best result so far{rest}", err=True)
+        sys.exit(signals.exit_status())
     return result
 
 

@@ -8,6 +8,7 @@ import socket
 import click
 
 from ..errors import InputError
+from .options import Finite
 
 
 @click.command()
@@ -19,7 +20,7 @@ from ..errors import InputError
               help="Restorations at once; the others wait in a queue, each page showing its place.")
 @click.option("--max-mb", type=click.IntRange(min=1), default=25, show_default=True,
               help="Largest upload in MB (larger ones get HTTP 413).")
-@click.option("--max-megapixels", type=click.FloatRange(min=0.01), default=16.0, show_default=True,
+@click.option("--max-megapixels", type=Finite(min=0.01), default=16.0, show_default=True,
               help="Largest image in megapixels, checked from the file's header before it is decoded.")
 @click.option("--every", type=click.IntRange(min=1), default=25, show_default=True,
               help="Default for how often the page shows the output (every K steps).")

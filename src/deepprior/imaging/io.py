@@ -8,7 +8,8 @@ Images are float32 arrays in [0, 1] of shape (H, W, C), C = 3 (RGB) or 1 (greysc
 - ``P`` (palette) is converted to RGB. A palette with transparency is treated like RGBA below.
 - ``RGBA``, ``LA`` and ``PA``: a fully opaque alpha (all 255) is dropped; any transparent pixel is refused,
   because what lies behind it is undefined; flatten it onto a background first.
-- 16- and 32-bit modes (``I;16*``, ``I``, ``F``) are refused: silently dropping to 8 bits would lose data.
+- 16- and 32-bit modes (``I;16*``, ``I``, ``F``) and 16-bit colour files (48-bit PNG, 16-bit RGB TIFF, which
+  Pillow would open as 8-bit RGB) are refused: silently dropping to 8 bits would lose data.
 - Sides shorter than :data:`MIN_SIDE` px are refused: the network downsamples several times.
 
 EXIF orientation is ignored: pixels are kept as stored so that masks and references stay aligned.
@@ -56,6 +57,9 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     path = pathlib.Path(path)
     try:
         with Image.open(path) as im:
+            if _sixteen_bit_colour(im):  # Pillow would read it as 8-bit RGB without a word
+                raise InputError(f"{path}: 16-bit images are not supported yet; convert to 8-bit first, "
+                                 f"e.g. `magick {path.name} -depth 8 out.png`")
             # open() is lazy; load() inside the try so truncated files are reported here too.
             im.load()
             if min(im.size) < MIN_SIDE:
@@ -71,6 +75,12 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise InputError(f"cannot read image {path}: {reason}") from None
     return arr[:, :, None] if arr.ndim == 2 else arr
+
+
+def _sixteen_bit_colour(im: Image.Image) -> bool:
+    """A 16-bit-per-channel colour file (48-bit PNG, 16-bit TIFF), which Pillow opens as 8-bit "RGB"; its raw
+    mode, read from the header before decoding, says so ("RGB;16B")."""
+    return im.mode in ("RGB", "RGBA") and any(";16" in str(getattr(t, "args", "")) for t in im.tile)
 
 
 def _normalise_mode(im: Image.Image, path: pathlib.Path) -> Image.Image:

@@ -79,6 +79,7 @@ def run_facts(job: Job, stitcher: Stitcher, interrupted: bool, seconds: float) -
         "iterations": sum(t["iterations"] for t in tiles), "seconds": round(seconds, 3),
         # One tile: its own reason; several: each stopped on its own ("tiles"), or the run was interrupted.
         "stopped_by": tiles[0]["stopped_by"] if one else "interrupted" if interrupted else "tiles",
+        "interrupted": interrupted, "tiles_not_run": [t["tile"] for t in skipped],
         "stop_rule": rules.pop() if len(rules) == 1 else None,
         "stop_iteration": sum(stops) if stops and not skipped and all(stops) else None,
         "best_iteration": fitted[0]["best_iteration"] if one else None,

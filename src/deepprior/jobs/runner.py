@@ -1,5 +1,6 @@
-"""Run a :class:`~deepprior.jobs.job.Job`: fit its tiles (one after another, or side by side on worker threads),
-blend them, and build the one :class:`~deepprior.jobs.result.Restoration` every run returns.
+"""Run a :class:`~deepprior.jobs.job.Job`: fit its tiles (one after another, side by side on worker threads, or
+elsewhere through ``map_tiles``), blend them, and build the one :class:`~deepprior.jobs.result.Restoration`
+every run returns.
 
 A whole-image run is a run of one tile. With one worker the tiles are fitted in the calling thread, so Ctrl-C
 interrupts the step at once; with several, each fit runs on its share of the CPU threads, and Ctrl-C (or
@@ -13,7 +14,7 @@ import dataclasses
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -83,14 +84,20 @@ def fit_tile(job: Job, tile: Tile, callbacks: Iterable[Callback], cancel: thread
     return TileOutcome(tile, images, own if problem.keeps_measured else None, history, facts, snapshots)
 
 
+#: Fits a job's tiles somewhere else (a cluster's workers): yields each (tile, outcome) as it finishes, in any
+#: order. The fits there run without this process's callbacks; closing the iterator must cancel the rest.
+TileMap = Callable[[Job, tuple[Tile, ...]], Iterator[tuple[Tile, TileOutcome]]]
+
+
 def run(job: Job, *, callbacks: Iterable[Callback] = (), cancel: threading.Event | None = None,
-        on_tile: Callable[[TileOutcome], None] | None = None) -> Restoration:
+        on_tile: Callable[[TileOutcome], None] | None = None, map_tiles: TileMap | None = None) -> Restoration:
     """Execute ``job``: fit its tiles, blend them and score the result.
 
     ``callbacks`` get every logged step of every fit (:class:`~deepprior.fitting.StepRecord`, its row tagged
     with a ``tile`` index; from worker threads when tiles run side by side); a True return stops that fit.
     Setting ``cancel`` ends the run at the fits' next logged steps, as Ctrl-C does, keeping what was done.
-    ``on_tile`` gets each tile's :class:`TileOutcome` as it finishes, in the calling thread.
+    ``on_tile`` gets each tile's :class:`TileOutcome` as it finishes, in the calling thread. ``map_tiles``
+    fits the tiles elsewhere (``deepprior denoise --engine ray``): the callbacks then see no steps.
     """
     cancel = cancel if cancel is not None else threading.Event()
     start = time.perf_counter()
@@ -110,7 +117,9 @@ def run(job: Job, *, callbacks: Iterable[Callback] = (), cancel: threading.Event
             on_tile(outcome)  # before blending, which drops the tile's images to save memory
         stitcher.add(tile, outcome)
 
-    if job.tiling.workers == 1:
+    if map_tiles is not None:
+        _elsewhere(job, tiles, map_tiles, done, cancel)
+    elif job.tiling.workers == 1:
         _in_order(tiles, one, done, cancel)
     else:
         _side_by_side(tiles, job.tiling.workers, one, done, cancel)
@@ -133,19 +142,47 @@ def _in_order(tiles: tuple[Tile, ...], one: Callable[[Tile], TileOutcome | None]
         done(outcome, tile)
 
 
+class _InTileOrder:
+    """Hands finished tiles on in tile order, so the blend does not depend on which finished first; only those
+    finished out of order wait in memory."""
+
+    def __init__(self, tiles: tuple[Tile, ...], done: Callable[[TileOutcome | None, Tile], None]) -> None:
+        self.finished: dict[int, TileOutcome | None] = {}
+        self.order, self.done = iter(tiles), done
+        self.next = next(self.order, None)
+
+    def flush(self, last: bool = False) -> None:
+        """Hand on every tile that is next in order; with ``last``, the rest too (None: not fitted)."""
+        while self.next is not None and (last or self.next.index in self.finished):
+            self.done(self.finished.pop(self.next.index, None), self.next)
+            self.next = next(self.order, None)
+
+
+def _elsewhere(job: Job, tiles: tuple[Tile, ...], map_tiles: TileMap,
+               done: Callable[[TileOutcome | None, Tile], None], cancel: threading.Event) -> None:
+    """Fit the tiles with ``map_tiles`` and blend them as they return; Ctrl-C keeps those already back."""
+    order = _InTileOrder(tiles, done)
+    results = map_tiles(job, tiles)
+    try:
+        for tile, outcome in results:
+            order.finished[tile.index] = outcome
+            order.flush()
+            if cancel.is_set():
+                break
+    except KeyboardInterrupt:
+        cancel.set()
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()  # cancels what is still running there
+    order.flush(last=True)
+
+
 def _side_by_side(tiles: tuple[Tile, ...], workers: int, one: Callable[[Tile], TileOutcome | None],
                   done: Callable[[TileOutcome | None, Tile], None], cancel: threading.Event) -> None:
-    """Fit ``workers`` tiles at once, each on its share of the threads, and hand them on in tile order (so the
-    blend does not depend on which finished first, and only those finished out of order wait in memory)."""
-    finished: dict[int, TileOutcome | None] = {}
-    order = iter(tiles)
-    pending_tile = next(order, None)
-
-    def flush(last: bool = False) -> None:
-        nonlocal pending_tile
-        while pending_tile is not None and (last or pending_tile.index in finished):
-            done(finished.pop(pending_tile.index, None), pending_tile)
-            pending_tile = next(order, None)
+    """Fit ``workers`` tiles at once, each on its share of the threads, and hand them on in tile order."""
+    order = _InTileOrder(tiles, done)
+    finished, flush = order.finished, order.flush
 
     threads = torch.get_num_threads()
     torch.set_num_threads(max(1, threads // workers))  # process-wide, so restored afterwards

@@ -1,0 +1,46 @@
+"""The batch's manifest: ``OUT_DIR/manifest.jsonl``, a line per image per run, appended and synced as each
+image ends, so a batch killed at any moment leaves every finished image on record. The last line of an image is
+its state; a rerun skips an image whose output exists and whose last ``ok`` line has the same settings hash; the
+manifest names images by their path relative to the input folder, so the batch may be rerun from anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import threading
+from typing import Any
+
+NAME = "manifest.jsonl"
+
+
+class Manifest:
+    """Appends records to the manifest (thread-safe) and reads what earlier runs recorded."""
+
+    def __init__(self, out_dir: pathlib.Path) -> None:
+        self.path = out_dir / NAME
+        self.lock = threading.Lock()
+
+    def done(self) -> dict[str, dict[str, Any]]:
+        """Input name (relative to the input folder) -> its last ``ok`` record, from earlier runs (a line a
+        kill cut short is ignored)."""
+        found: dict[str, dict[str, Any]] = {}
+        if not self.path.is_file():
+            return found
+        for line in self.path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # the line a kill cut short
+            if isinstance(rec, dict) and rec.get("status") == "ok" and rec.get("input"):
+                found[rec["input"]] = rec
+        return found
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, default=str) + "\n"
+        with self.lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a") as f:
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
