@@ -111,3 +111,11 @@ def image_info(path) -> tuple[tuple[int, int], str]:
 def pixels(path) -> np.ndarray:
     with Image.open(path) as im:
         return np.asarray(im)
+
+
+def holed(h: int, w: int) -> np.ndarray:
+    """A mask (True = known) with one small hole: a mask task's smallest valid mask (an all-known one is
+    refused)."""
+    known = np.ones((h, w), bool)
+    known[h // 4:h // 4 + 4, w // 4:w // 4 + 4] = False
+    return known

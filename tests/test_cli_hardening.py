@@ -78,3 +78,32 @@ def test_16_bit_colour_is_refused_not_truncated(run, tmp_path):
     (tmp_path / "deep.png").write_bytes(_png16(np.full((32, 32, 3), 40000, np.uint16)))
     res = run("denoise", tmp_path / "deep.png", "-o", "out.png", *TINY)
     assert_user_error(res, "16-bit")
+
+
+def test_an_animation_is_refused_not_cut_to_its_first_frame(run, tmp_path):
+    frames = [Image.fromarray(np.full((32, 32, 3), v, np.uint8)) for v in (30, 200)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    res = run("denoise", tmp_path / "anim.gif", "-o", "out.png", *TINY)
+    assert_user_error(res, "2 frames")
+
+
+def test_an_all_white_mask_is_refused(run, tmp_path, noisy_png, write_png):
+    white = write_png("white.png", np.full((SIZE[1], SIZE[0]), 255, np.uint8))
+    res = run("inpaint", noisy_png, "--mask", white, "-o", "out.png", *TINY)
+    assert_user_error(res, "no pixel as missing")
+
+
+def test_a_thin_strip_is_judged_by_its_own_size_not_a_tile_s(run, write_png):
+    strip = write_png("strip.png", np.full((600, 8, 3), 128, np.uint8))
+    res = run("denoise", strip, "-o", "out.png", "--quiet")  # the preset's 4-scale network
+    assert_user_error(res, "image of 8x600 is too small")
+    res = run("denoise", write_png("wide.png", np.full((8, 600, 3), 128, np.uint8)), "-o", "out.png", *TINY)
+    assert res.code == 0, res.err  # a 2-scale network fits 8 px: the strip is tiled within its short side
+
+
+@pytest.mark.parametrize("args,words", [(("--seed", "99999999999999999999"), "--seed"),
+                                        (("--device", "tpu"), "unknown device 'tpu'"),
+                                        (("--device", "cuda:abc"), "unknown device 'cuda:abc'")])
+def test_seeds_and_devices_are_checked_in_one_line(run, noisy_png, args, words):
+    res = run("denoise", noisy_png, "-o", "out.png", *TINY, *args)
+    assert_user_error(res, words)

@@ -17,7 +17,7 @@ from deepprior.imaging.camera import camera_noise
 from deepprior.imaging.noise import CORRELATED_RATIO, estimate_noise, estimate_noise_sigma, flat_block_sigma
 from deepprior.nets import build_net, make_input
 from deepprior.operators import Identity
-from helpers import SMALL, as_tensor, noisy, smooth_image
+from helpers import SMALL, as_tensor, holed, noisy, smooth_image
 
 
 def test_the_two_estimates_agree_on_white_noise_and_part_on_camera_noise():
@@ -45,7 +45,7 @@ def test_the_plan_resolves_the_model_and_each_tiles_level():
     assert forced.fit.noise_model == "white" and forced.noise_level == forced.noise.wavelet
     given = deepprior.plan(camera_noise(gt, 15, 0), "denoise", noise_sigma=0.05)
     assert (given.fit.noise_model, given.noise, given.noise_level) == ("white", None, 0.05)
-    assert deepprior.plan(gt, "inpaint", mask=np.ones((128, 128), bool)).noise_level is None
+    assert deepprior.plan(gt, "inpaint", mask=holed(128, 128)).noise_level is None
 
 
 def test_the_stop_uses_the_models_factor():
@@ -69,5 +69,5 @@ def test_the_report_says_what_it_assumed_of_the_noise():
     noise = r.metrics["noise"]
     assert noise["model"] == "correlated" and noise["estimated"] and noise["ratio"] >= CORRELATED_RATIO
     assert noise["sigma"] == noise["flat_blocks"] == r.metrics["per_tile"][0]["noise_sigma"]
-    masked = deepprior.restore(gt, "inpaint", mask=np.ones((64, 64), bool), iterations=2, **SMALL)
+    masked = deepprior.restore(gt, "inpaint", mask=holed(64, 64), iterations=2, **SMALL)
     assert masked.metrics["noise"] is None

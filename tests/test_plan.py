@@ -13,7 +13,7 @@ from deepprior.errors import InputError
 from deepprior.jobs import planning as plan_module
 from deepprior.jobs import tiles
 from deepprior.jobs.costs import estimate_memory
-from helpers import SMALL, noisy, smooth_image
+from helpers import SMALL, holed, noisy, smooth_image
 
 
 def test_a_job_holds_every_setting_resolved():
@@ -26,7 +26,7 @@ def test_a_job_holds_every_setting_resolved():
     assert 20 / 255 < t.noise_sigma < 30 / 255  # estimated once, by the plan
     given = deepprior.plan(noisy(smooth_image(64, 64)), "denoise", noise_sigma=0.1, **SMALL)
     assert all(t.noise_sigma == 0.1 for t in given.tiling.tiles)
-    masked = deepprior.plan(smooth_image(64, 64), "inpaint", mask=np.ones((64, 64), bool), **SMALL)
+    masked = deepprior.plan(smooth_image(64, 64), "inpaint", mask=holed(64, 64), **SMALL)
     assert masked.tiling.tiles[0].noise_sigma is None and masked.keeps_measured
 
 
@@ -37,9 +37,9 @@ def test_tiles_follow_the_preset_the_workers_and_the_caller():
     assert len({t.noise_sigma for t in two.tiling.tiles}) == 2  # each tile stops at its own noise level
     assert deepprior.plan(img, "denoise", workers=1).tiling.tile is None
     assert deepprior.plan(img, "denoise", workers=2, preset="paper").tiling.tile is None
-    assert deepprior.plan(img, "inpaint", mask=np.ones((128, 128), bool), workers=2).tiling.tile is None
+    assert deepprior.plan(img, "inpaint", mask=holed(128, 128), workers=2).tiling.tile is None
     assert deepprior.plan(img, "denoise", tile=None, workers=2).tiling.tile is None
-    explicit = deepprior.plan(img[:100, :100], "inpaint", mask=np.ones((100, 100), bool), tile=32, **SMALL)
+    explicit = deepprior.plan(img[:100, :100], "inpaint", mask=holed(100, 100), tile=32, **SMALL)
     assert explicit.tiling.tile == (32, 32) and explicit.tiling.overlap == 4 and len(explicit.tiling.tiles) == 16
     sr = deepprior.plan(img[:25, :25], "superres", scale=4, tile=(64, 48), overlap=8, **SMALL)
     assert sr.tiling.tile == (64, 48) and sr.out_shape == (100, 100, 3)
@@ -86,7 +86,7 @@ def test_auto_tiles_by_memory_and_whole_images_on_a_gpu():
 
 @pytest.mark.parametrize("call,setting,words", [
     (dict(task="inpaint"), "mask", "needs a mask"),
-    (dict(task="inpaint", mask=np.ones((48, 40), bool)), "mask", "mask is 40x48 but the image is 48x48"),
+    (dict(task="inpaint", mask=holed(48, 40)), "mask", "mask is 40x48 but the image is 48x48"),
     (dict(task="inpaint", mask=np.zeros((48, 48), bool)), "mask", "every pixel as missing"),
     (dict(task="denoise", mask=np.ones((48, 48), bool)), "mask", "takes no mask"),
     (dict(task="denoise", iters=3), "iters", "unknown settings: iters"),
@@ -127,7 +127,7 @@ def test_an_image_too_large_for_free_memory_is_refused_or_tiled(monkeypatch):
     small = NetConfig(**SMALL)
     monkeypatch.setattr(plan_module, "available_memory",  # a 64 px tile fits, 96 px does not
                         lambda device: estimate_memory(small, 64, 64, "fp32") / tiles.MEMORY_SHARE * 1.01)
-    mask = np.ones((96, 96), bool)
+    mask = holed(96, 96)
     job = deepprior.plan(smooth_image(96, 96), "inpaint", mask=mask, precision="fp32", workers=1, **SMALL)
     assert max(job.tiling.tile) <= 64 and len(job.tiling.tiles) == 4
     unchecked = deepprior.plan(smooth_image(96, 96), "inpaint", mask=mask, check_memory=False, **SMALL)

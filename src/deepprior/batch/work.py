@@ -39,7 +39,10 @@ def settings_hash(job: Job, item: dict[str, Any]) -> str:
 def check_spec(spec: dict[str, Any]) -> None:
     """The batch's settings planned once on a stand-in image, so a bad setting fails the command before any
     image (raises :class:`InputError`), not every image on its own."""
-    mask = np.ones((64, 64), bool) if spec["task"] in MASK_TASKS else None
+    mask = None
+    if spec["task"] in MASK_TASKS:
+        mask = np.ones((64, 64), bool)
+        mask[16:32, 16:32] = False  # a hole: an all-known mask is refused
     kernel = spec.get("kernel")
     if kernel is not None:
         kernel = load_kernel(kernel) if os.path.isfile(kernel) else parse_kernel(kernel)

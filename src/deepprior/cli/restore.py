@@ -155,8 +155,10 @@ def announce(job: Job) -> None:
     h, w = job.largest_tile()
     bound = "up to " if job.fit.stop == "auto" else ""
     what = f"{tiles} tiles of {w}x{h}" if tiles > 1 else f"{w}x{h}"
+    at_once = min(job.tiling.workers, tiles)
+    memory = f"{est.run_memory / 2**30:.1f} GiB of memory" + (f" ({at_once} fits at once)" if at_once > 1 else "")
     click.echo(f"fitting {what}: about {est.flops / 1e9:.0f} GFLOP and {est.step_seconds:.2g} s per step, "
-               f"{est.memory / 2**30:.1f} GiB of memory; {bound}{job.fit.iterations} steps"
+               f"{memory}; {bound}{job.fit.iterations} steps"
                f"{' per tile' if tiles > 1 else ''}, {bound}{duration(est.seconds)} on {job.device}", err=True)
 
 

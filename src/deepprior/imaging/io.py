@@ -42,7 +42,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     Parameters
     ----------
     path : str or path-like
-        The image file; any format Pillow reads (only the first frame of a multi-frame file).
+        The image file; any format Pillow reads (one frame: an animation or multi-page file is refused).
 
     Returns
     -------
@@ -57,6 +57,10 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     path = pathlib.Path(path)
     try:
         with Image.open(path) as im:
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:  # an animation or a multi-page TIFF: which frame is meant is not ours to guess
+                raise InputError(f"{path} holds {frames} frames ({im.format}); deepprior restores one image: "
+                                 f"save the frame you want as a PNG first")
             if _sixteen_bit_colour(im):  # Pillow would read it as 8-bit RGB without a word
                 raise InputError(f"{path}: 16-bit images are not supported yet; convert to 8-bit first, "
                                  f"e.g. `magick {path.name} -depth 8 out.png`")
@@ -74,6 +78,11 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise InputError(f"cannot read image {path}: {reason}") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # Pillow's plugins raise TypeError, KeyError, struct.error... on damaged files
+        raise InputError(f"cannot read image {path}: the file is damaged ({type(exc).__name__} in the decoder)") \
+            from None
     return arr[:, :, None] if arr.ndim == 2 else arr
 
 

@@ -204,8 +204,13 @@ def load_mask(path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()
-    except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as e:
-        raise InputError(f"cannot read mask {path}: {e}") from None
+    except (OSError, ValueError, SyntaxError, UnidentifiedImageError, Image.DecompressionBombError) as e:
+        raise InputError(f"cannot read mask {path}: {e}") from None  # SyntaxError: Pillow's broken PNG
+    except MemoryError:
+        raise
+    except Exception as e:  # Pillow's plugins raise TypeError, KeyError, struct.error... on damaged files
+        raise InputError(f"cannot read mask {path}: the file is damaged ({type(e).__name__} in the decoder)") \
+            from None
     if im.mode.startswith("I") or im.mode == "F":
         raise InputError(f"mask {path} has mode {im.mode} (16/32-bit); save it as an 8-bit greyscale PNG")
     if "A" in im.mode:

@@ -84,17 +84,20 @@ def time_step(net: NetConfig, fit_cfg: FitConfig, out_channels: int, height: int
 @dataclass(frozen=True)
 class Estimate:
     """What a run will cost: per step of one fit, its FLOPs and seconds (timed on the threads each fit gets),
-    the memory of one fit, and the seconds of the whole run at its step bound."""
+    the memory of one fit, the seconds of the whole run at its step bound, and the memory of the whole run
+    (the fits that run at once and the stitched images)."""
 
     flops: float
     step_seconds: float
     memory: int
     seconds: float
+    run_memory: int = 0
 
 
 def estimate_run(net: NetConfig, fit_cfg: FitConfig, channels: int, height: int, width: int, *, tiles: int,
-                 workers: int, device: torch.device) -> Estimate:
-    """The :class:`Estimate` of ``tiles`` fits of ``height`` x ``width`` result px, ``workers`` at a time."""
+                 workers: int, device: torch.device, stitched: int = 0) -> Estimate:
+    """The :class:`Estimate` of ``tiles`` fits of ``height`` x ``width`` result px, ``workers`` at a time;
+    ``stitched``: the bytes of the blended images the run keeps besides its fits."""
     threads = torch.get_num_threads()
     try:
         # Tiles side by side share the CPU's threads, so each is timed on its share.
@@ -103,5 +106,6 @@ def estimate_run(net: NetConfig, fit_cfg: FitConfig, channels: int, height: int,
     finally:
         torch.set_num_threads(threads)
     total = seconds * fit_cfg.iterations * math.ceil(tiles / workers)
-    return Estimate(estimate_step_flops(net, channels, height, width), seconds,
-                    estimate_memory(net, height, width, fit_cfg.precision), total)
+    one = estimate_memory(net, height, width, fit_cfg.precision)
+    return Estimate(estimate_step_flops(net, channels, height, width), seconds, one, total,
+                    one * min(workers, tiles) + stitched)

@@ -119,8 +119,14 @@ class Job:
         """FLOPs, seconds per step (timed on a proxy of the largest tile: a few real steps), memory of one fit,
         and the time of the whole run at its step bound."""
         h, w = self.largest_tile()
-        return estimate_run(self.net, self.fit, self.out_shape[2], h, w, tiles=len(self.tiling.tiles),
-                            workers=self.tiling.workers, device=self.device)
+        tiles = len(self.tiling.tiles)
+        oh, ow, c = self.out_shape
+        # A tiled run keeps sums of output, EMA and best (and the network's own three where measured pixels are
+        # kept), their weight and the input at the result's size, in float32.
+        planes = (3 + (3 if self.keeps_measured else 0) + 1) * c + 1
+        stitched = 4 * oh * ow * planes if tiles > 1 else 0
+        return estimate_run(self.net, self.fit, c, h, w, tiles=tiles, workers=self.tiling.workers,
+                            device=self.device, stitched=stitched)
 
     def to_config(self) -> dict[str, Any]:
         """The job as JSON: what a report's config.json holds; :func:`deepprior.plan_from_config` reads it."""

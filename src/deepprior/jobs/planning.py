@@ -113,6 +113,7 @@ def plan(image: np.ndarray, task: str = "denoise", *, mask: np.ndarray | None = 
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
         raise InputError(f"seed must be a whole number from 0 to 2**64 - 1, got {seed!r}", setting="seed")
     h, w = inputs.observation.shape[:2]
+    check_size(net_cfg, h * (scale or 1), w * (scale or 1))  # the image itself first: say its size, not a tile's
     free = available_memory(dev) if check_memory else 0.0
     if isinstance(tile, TilePlan):
         tiles = _checked(tile, h, w)
@@ -179,6 +180,9 @@ def _inputs(task: Task, image: np.ndarray, *, mask: np.ndarray | None, scale: in
             raise InputError(f"mask is {_size(mask)} but the image is {w}x{h}", setting="mask")
         if not mask.any():
             raise InputError("mask marks every pixel as missing; nothing to fit", setting="mask")
+        if mask.all():
+            raise InputError("mask marks no pixel as missing (all white), so there is nothing to fill; black "
+                             "marks the missing pixels", setting="mask")
     if guide is not None:
         guide = as_image(guide, "guide image")
         if guide.shape[:2] != (h, w):

@@ -152,7 +152,11 @@ def choose_tiles(h: int, w: int, *, scale: int, tile: Any, overlap: int | None, 
         if max_side is not None and device.type == "cpu":
             lap = AUTO_OVERLAP if overlap is None else overlap
             sides = plan_tiles(big_h, big_w, max_side, lap, min_tiles=need, scale=f)
-            return (None, 0) if sides == (big_h, big_w) else (sides, lap)
+            if sides == (big_h, big_w):
+                return None, 0
+            if overlap is None:  # a thin strip of an image: the overlap must fit within its short side
+                lap = min(lap, (min(sides) - 1) // 2 // f * f)
+            return sides, lap
         side = None if net is None else memory_side(net, big_h, big_w, precision, free, need)
         if side is None:
             return None, 0

@@ -13,7 +13,7 @@ import pathlib
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ..errors import InputError
 from ..imaging.io import load_image
@@ -48,7 +48,9 @@ def check_file(path: str | os.PathLike, limits: Limits, what: str = "image") -> 
     except Image.DecompressionBombError:  # Pillow's own header check, for the very largest
         raise InputError(f"the {what} has over {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels; the page "
                          f"takes images {limits.describe()}") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+    except MemoryError:
+        raise
+    except Exception:  # not an image, or a damaged one: Pillow's plugins raise many kinds of error
         raise InputError(f"the {what} is not an image (PNG, JPEG, TIFF, WebP or BMP)") from None
     if fmt not in FORMATS:
         raise InputError(f"the {what} is a {fmt} file; the page takes PNG, JPEG, TIFF, WebP or BMP")
