@@ -2,7 +2,6 @@
 told apart and read from the flattest blocks, a given level or model stands, and the stop uses the model's
 factor."""
 
-import numpy as np
 import pytest
 import torch
 
