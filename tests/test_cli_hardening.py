@@ -107,3 +107,12 @@ def test_a_thin_strip_is_judged_by_its_own_size_not_a_tile_s(run, write_png):
 def test_seeds_and_devices_are_checked_in_one_line(run, noisy_png, args, words):
     res = run("denoise", noisy_png, "-o", "out.png", *TINY, *args)
     assert_user_error(res, words)
+
+
+def test_our_own_pixel_limit_comes_before_decoding(run, tmp_path):
+    Image.new("L", (12000, 12000)).save(tmp_path / "huge.png", optimize=True)  # 144 megapixels, a small file
+    assert (tmp_path / "huge.png").stat().st_size < 1_000_000
+    res = run("denoise", tmp_path / "huge.png", "-o", "out.png", *TINY)
+    assert_user_error(res, "12000x12000 (144 megapixels)", "--max-megapixels")
+    res = run("denoise", tmp_path / "huge.png", "-o", "out.png", "--max-megapixels", "0.001", *TINY)
+    assert_user_error(res, "over the limit of 0")

@@ -211,3 +211,21 @@ def test_tensor_round_trip(rgb8):
     np.testing.assert_array_equal(back, img)
     assert io.to_tensor(img[:, :, 0]).shape == (1, 1, H, W)
     assert io.from_tensor(io.to_tensor(img, dtype=torch.float64)).dtype == np.float32
+
+
+def test_exif_orientation_is_applied_to_images_and_masks(tmp_path):
+    from PIL import Image as _Image
+
+    from deepprior.imaging.io import exif_orientation, load_image
+    from deepprior.imaging.masks import load_mask
+    pixels = np.zeros((20, 40, 3), np.uint8)
+    pixels[:, :10] = 255  # a white band on the left as stored
+    exif = _Image.Exif()
+    exif[0x0112] = 6  # "turn 90 degrees clockwise to view": a portrait phone photo
+    _Image.fromarray(pixels).save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    _Image.fromarray(pixels[..., 0]).save(tmp_path / "mask.png", exif=exif)
+    img = load_image(tmp_path / "phone.jpg")
+    assert exif_orientation(tmp_path / "phone.jpg") == 6 and img.shape == (40, 20, 3)
+    assert img[:10].mean() > 0.9 and img[30:].mean() < 0.1  # the band is now at the top, as a viewer shows it
+    mask = load_mask(tmp_path / "mask.png")
+    assert mask.shape == (40, 20) and mask[:10].all() and not mask[30:].any()

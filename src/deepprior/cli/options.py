@@ -15,6 +15,7 @@ import click
 from ..config import FitConfig, NetConfig
 from ..errors import InputError
 from ..fields import Meta, meta
+from ..imaging.io import MAX_PIXELS
 from ..jobs import get_preset
 from ..jobs.tasks import Task
 
@@ -23,7 +24,7 @@ Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 PLAN_FLAGS = {"tile": "--tile", "overlap": "--overlap", "workers": "--workers", "seed": "--seed",
               "device": "--device", "preset": "--preset", "mask": "--mask", "scale": "--scale", "guide": "--flash",
               "ground_truth": "--gt", "iterations": "--iters", "stop": "--iters", "task": None, "data": "--data",
-              "kernel": "--kernel"}
+              "kernel": "--kernel", "max_pixels": "--max-megapixels"}
 
 
 class Finite(click.FloatRange):
@@ -210,6 +211,8 @@ def run_options() -> list[Decorator]:
                      help="Pixels shared by neighbouring tiles (default: 16 for automatic tiles, else an eighth)."),
         click.option("--workers", type=click.IntRange(min=1),
                      help="Tiles fitted at once (default: one per CPU thread; one at a time on a GPU)."),
+        click.option("--max-megapixels", type=Finite(min=0.0001), default=MAX_PIXELS / 1e6, show_default=True,
+                     help="Refuse larger images (read from the file's header, before decoding)."),
         click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
                      help="ray: fit the tiles as Ray tasks (extra [ray]) on a local Ray, or on a cluster with "
                           "--address, and blend them as they return (no step-by-step progress then)."),

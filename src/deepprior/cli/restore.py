@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from ..errors import InputError
-from ..imaging.io import load_image, load_kernel, save_image
+from ..imaging.io import MAX_PIXELS, exif_orientation, load_image, load_kernel, save_image
 from ..imaging.masks import load_mask
 from ..jobs import Job, Restoration, plan, run
 from ..jobs.compare import compare_classical
@@ -53,12 +53,16 @@ def run_restore(task: str, *, image: pathlib.Path, output: pathlib.Path, mask: p
                 compare: bool = False, iters: int | str | None = None, max_iters: int | None = None,
                 preset: str = "fast", seed: int = 0, device: str = "auto", tile: Any = "auto",
                 overlap: int | None = None, workers: int | None = None, engine: str = "local",
-                address: str | None = None, **options: Any) -> Restoration:
+                address: str | None = None, max_megapixels: float = MAX_PIXELS / 1e6,
+                **options: Any) -> Restoration:
     """Run one restore command end to end; returns the :class:`Restoration`."""
     paths = {"image": image, "mask": mask, "guide": guide, "gt": gt}
     check_output_path(output, paths.values(), overwrite=overwrite)
     check_report_dir(report, output, list(paths.values()), overwrite)
-    observed = load_image(image)
+    observed = load_image(image, max_pixels=round(max_megapixels * 1e6))
+    if not quiet and exif_orientation(image) != 1:
+        click.echo(f"note: {image} is turned upright as its EXIF orientation says; a mask or --gt is read the same "
+                   f"way, and the result is written upright", err=True)
     settings = {**config_settings(options), **iteration_settings(iters, max_iters)}
     job = plan(observed, task, mask=None if mask is None else load_mask(mask), scale=scale,
                guide=None if guide is None else load_image(guide), kernel=read_kernel(kernel),

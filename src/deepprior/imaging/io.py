@@ -12,7 +12,9 @@ Images are float32 arrays in [0, 1] of shape (H, W, C), C = 3 (RGB) or 1 (greysc
   Pillow would open as 8-bit RGB) are refused: silently dropping to 8 bits would lose data.
 - Sides shorter than :data:`MIN_SIDE` px are refused: the network downsamples several times.
 
-EXIF orientation is ignored: pixels are kept as stored so that masks and references stay aligned.
+EXIF orientation is applied, as viewers apply it, so a portrait phone photo is restored upright; masks and
+reference images are read the same way (:func:`exif_orientation` says whether a file has one). The written
+image carries no orientation tag: its pixels are upright.
 """
 
 from __future__ import annotations
@@ -21,28 +23,37 @@ import contextlib
 import os
 import pathlib
 import tempfile
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError
 
 MIN_SIDE = 8
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
            ".webp": "WEBP"}
+ORIENTATION = 0x0112  # the EXIF tag
 _TO_RGB = {"RGBX", "CMYK", "YCbCr", "LAB", "HSV"}
 _WITH_ALPHA = {"RGBA": "RGB", "PA": "RGB", "LA": "L"}
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
+#: Our own limit on the pixels of an input, below Pillow's decompression-bomb warning (89 megapixels), checked
+#: from the file's header before a pixel is decoded; ``load_image(max_pixels=...)`` (``--max-megapixels``).
+MAX_PIXELS = 80_000_000
+
+
+def load_image(path: str | os.PathLike, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
     """Read an image file as float32 in [0, 1], shape (H, W, C) with C in {1, 3}.
 
     Parameters
     ----------
     path : str or path-like
         The image file; any format Pillow reads (one frame: an animation or multi-page file is refused).
+    max_pixels : int or None
+        Refuse images of more pixels, from the header, before decoding (None: Pillow's own limit only).
 
     Returns
     -------
@@ -56,7 +67,11 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     """
     path = pathlib.Path(path)
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # ours is the message that counts
+            im = Image.open(path)
+        with im:
+            _check_pixels(im, path, max_pixels)
             frames = getattr(im, "n_frames", 1)
             if frames > 1:  # an animation or a multi-page TIFF: which frame is meant is not ours to guess
                 raise InputError(f"{path} holds {frames} frames ({im.format}); deepprior restores one image: "
@@ -66,6 +81,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
                                  f"e.g. `magick {path.name} -depth 8 out.png`")
             # open() is lazy; load() inside the try so truncated files are reported here too.
             im.load()
+            im = upright(im)
             if min(im.size) < MIN_SIDE:
                 raise InputError(f"image {path} is {im.width}x{im.height}; "
                                  f"it must be at least {MIN_SIDE} px on each side")
@@ -84,6 +100,30 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise InputError(f"cannot read image {path}: the file is damaged ({type(exc).__name__} in the decoder)") \
             from None
     return arr[:, :, None] if arr.ndim == 2 else arr
+
+
+def _check_pixels(im: Image.Image, path: pathlib.Path, max_pixels: int | None) -> None:
+    w, h = im.size
+    if max_pixels is not None and w * h > max_pixels:
+        copies = 4 * len(im.getbands()) * w * h * 10  # float32, the input, results and blending sums of a run
+        raise InputError(f"{path} is {w}x{h} ({w * h / 1e6:.0f} megapixels), over the limit of "
+                         f"{max_pixels / 1e6:g}; a run would hold about {copies / 2**30:.0f} GiB of images "
+                         f"besides its fits and take hours per 10 megapixels on a CPU: crop or downscale it, or "
+                         f"raise the limit (--max-megapixels)", setting="max_pixels")
+
+
+def upright(im: Image.Image) -> Image.Image:
+    """``im`` turned as its EXIF orientation tag says (itself when it has none)."""
+    return ImageOps.exif_transpose(im) if im.getexif().get(ORIENTATION, 1) != 1 else im
+
+
+def exif_orientation(path: str | os.PathLike) -> int:
+    """The file's EXIF orientation (1: upright or no tag; 6: to be turned 90 degrees clockwise; ...)."""
+    try:
+        with Image.open(path) as im:
+            return int(im.getexif().get(ORIENTATION, 1))
+    except Exception:  # an unreadable file says so when it is loaded
+        return 1
 
 
 def _sixteen_bit_colour(im: Image.Image) -> bool:

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from ..errors import InputError
-from .io import atomic_path
+from .io import atomic_path, upright
 
 
 def _is_int(v) -> bool:
@@ -204,6 +204,7 @@ def load_mask(path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()
+            im = upright(im)  # as the image it goes with is read
     except (OSError, ValueError, SyntaxError, UnidentifiedImageError, Image.DecompressionBombError) as e:
         raise InputError(f"cannot read mask {path}: {e}") from None  # SyntaxError: Pillow's broken PNG
     except MemoryError:
