@@ -47,18 +47,22 @@ def as_tensor(img: np.ndarray) -> torch.Tensor:
 
 
 class Sabotage(torch.nn.Module):
-    """Wraps a net and wrecks its weights once, at a given forward call (a simulated bad update)."""
+    """Wraps a net and wrecks its weights once, at a given forward call (a simulated bad update): large noise
+    added, or (``nan=True``) every weight NaN."""
 
-    def __init__(self, net: torch.nn.Module, at: int) -> None:
+    def __init__(self, net: torch.nn.Module, at: int, nan: bool = False) -> None:
         super().__init__()
-        self.net, self.at, self.calls = net, at, 0
+        self.net, self.at, self.calls, self.nan = net, at, 0, nan
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         self.calls += 1
         if self.calls == self.at:
             with torch.no_grad():
                 for p in self.net.parameters():
-                    p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(0)) * 5)
+                    if self.nan:
+                        p.fill_(float("nan"))
+                    else:
+                        p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(0)) * 5)
         return self.net(z)
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import InputError
-from ..imaging.io import load_image, load_kernel, save_image
+from ..imaging.io import atomic_write_text, load_image, load_kernel, save_image
 from ..imaging.masks import load_mask
 from ..jobs import Job, plan, run
 from ..operators import parse_kernel
@@ -88,7 +88,8 @@ def restore_item(item: dict[str, Any], spec: dict[str, Any], previous: dict[str,
         record.update(device=str(job.device), settings_hash=settings_hash(job, item))
         out = pathlib.Path(item["output"])
         if out.exists():
-            if previous is not None and previous.get("settings_hash") == record["settings_hash"]:
+            done = (previous or {}).get("settings_hash") or _marker_hash(out)
+            if done == record["settings_hash"]:
                 record.update(status="skipped", error="done before with the same settings",
                               seconds=round(time.perf_counter() - start, 3))
                 return record
@@ -98,8 +99,7 @@ def restore_item(item: dict[str, Any], spec: dict[str, Any], previous: dict[str,
         result = run(job, callbacks=list(callbacks))
         if result.metrics["stopped_by"] == "interrupted":
             raise KeyboardInterrupt  # Ctrl-C: the batch stops; this image stays to do, not half done
-        out.parent.mkdir(parents=True, exist_ok=True)
-        save_image(result.image, out)  # atomic: a kill leaves the old file or none, never half of one
+        _commit(result.image, out, record["settings_hash"])
         if item.get("report"):
             write_report(pathlib.Path(item["report"]), metrics=result.metrics,
                          config={**job.to_config(), "inputs": {k: item.get(k) for k in ("image", "mask", "gt")}},
@@ -118,6 +118,29 @@ def restore_item(item: dict[str, Any], spec: dict[str, Any], previous: dict[str,
         record["error"] = f"{type(e).__name__}: {e}"
     record["seconds"] = round(time.perf_counter() - start, 3)
     return record
+
+
+def _marker(out: pathlib.Path) -> pathlib.Path:
+    """The hidden file beside an output that says which settings made it."""
+    return out.with_name(f".{out.name}.deepprior")
+
+
+def _marker_hash(out: pathlib.Path) -> str | None:
+    try:
+        return _marker(out).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _commit(image, out: pathlib.Path, digest: str) -> None:
+    """Write the output so that a kill at any moment leaves either no output or a whole one whose settings
+    are on record: the image goes to a hidden name, its marker is written, then the image is renamed into place
+    (the manifest line, written after, may be missing; the marker is not)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.stem}.partial{out.suffix}")
+    save_image(image, partial)
+    atomic_write_text(_marker(out), digest + "\n")
+    os.replace(partial, out)
 
 
 def _crash_once() -> None:

@@ -1,5 +1,6 @@
 """The ``deepprior`` command group and its commands: one restore command per task, plus degrade, mask, demo,
-bench, rerun, web and batch. Commands are added here, explicitly; no module registers itself by being imported."""
+bench, rerun, resume, web and batch. Commands are added here, explicitly; no module registers itself by being
+imported."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from .bench import bench
 from .demo import demo
 from .make import degrade, mask
 from .rerun import rerun
+from .resume import resume
 from .restore import restore_command
 from .web import web
 
@@ -23,5 +25,5 @@ def cli() -> None:
 
 for _task in TASKS.values():
     cli.add_command(restore_command(_task))
-for _command in (degrade, mask, demo, bench, rerun, web, batch):
+for _command in (degrade, mask, demo, bench, rerun, resume, web, batch):
     cli.add_command(_command)

@@ -24,7 +24,7 @@ Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 PLAN_FLAGS = {"tile": "--tile", "overlap": "--overlap", "workers": "--workers", "seed": "--seed",
               "device": "--device", "preset": "--preset", "mask": "--mask", "scale": "--scale", "guide": "--flash",
               "ground_truth": "--gt", "iterations": "--iters", "stop": "--iters", "task": None, "data": "--data",
-              "kernel": "--kernel", "max_pixels": "--max-megapixels"}
+              "kernel": "--kernel", "max_pixels": "--max-megapixels", "checkpoint_every": "--checkpoint-every"}
 
 
 class Finite(click.FloatRange):
@@ -144,17 +144,23 @@ def flag_of(setting: str | None) -> str | None:
     return None
 
 
-def _iters(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
-    """``auto`` or a positive step count."""
-    if value is None or value == "auto":
-        return value
-    try:
-        n = int(value)
-    except ValueError:
-        raise click.BadParameter(f"expected 'auto' or a number of steps, got {value!r}") from None
-    if n < 1:
-        raise click.BadParameter("the number of steps must be at least 1")
-    return n
+def _auto_or_steps(least: int) -> Callable[[click.Context, click.Parameter, str | None], int | str | None]:
+    """An option callback: ``auto`` (or unset) as it is, else a step count of at least ``least``."""
+    def parse(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
+        if value is None or value == "auto":
+            return value
+        try:
+            n = int(value)
+        except ValueError:
+            raise click.BadParameter(f"expected 'auto' or a number of steps, got {value!r}") from None
+        if n < least:
+            raise click.BadParameter(f"the number of steps must be at least {least}")
+        return n
+    return parse
+
+
+_iters = _auto_or_steps(1)
+_checkpoint_every = _auto_or_steps(0)  # 0: no checkpoints
 
 
 def iteration_settings(iters: int | str | None, max_iters: int | None) -> dict[str, Any]:
@@ -177,6 +183,9 @@ def _tile(ctx: click.Context, param: click.Parameter, value: str) -> int | str |
     if size < 16:
         raise click.BadParameter(f"tiles must be at least 16 px, got {size}")
     return size
+
+
+AUTO_CHECKPOINT, AUTO_CHECKPOINT_S = 200, 180
 
 
 def run_options() -> list[Decorator]:
@@ -211,6 +220,11 @@ def run_options() -> list[Decorator]:
                      help="Pixels shared by neighbouring tiles (default: 16 for automatic tiles, else an eighth)."),
         click.option("--workers", type=click.IntRange(min=1),
                      help="Tiles fitted at once (default: one per CPU thread; one at a time on a GPU)."),
+        click.option("--checkpoint-every", default="auto", show_default=True, callback=_checkpoint_every,
+                     help="Save the fit's whole state every N steps into REPORT/checkpoint/ (needs --report), so "
+                          "`deepprior resume REPORT` finishes a killed run with the same result; 'auto': every "
+                          f"{AUTO_CHECKPOINT} steps when the run is estimated over {AUTO_CHECKPOINT_S // 60} "
+                          "minutes and a report is written; 0: never."),
         click.option("--max-megapixels", type=Finite(min=0.0001), default=MAX_PIXELS / 1e6, show_default=True,
                      help="Refuse larger images (read from the file's header, before decoding)."),
         click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,

@@ -15,12 +15,14 @@ from ..errors import InputError
 from ..imaging.io import MAX_PIXELS, exif_orientation, load_image, load_kernel, save_image
 from ..imaging.masks import load_mask
 from ..jobs import Job, Restoration, plan, run
+from ..jobs.checkpoints import CheckpointStore
 from ..jobs.compare import compare_classical
 from ..jobs.tasks import Task
 from ..operators import parse_kernel
-from ..report import write_report
+from ..report import write_json, write_report
 from . import signals
-from .options import apply, config_options, config_settings, input_options, iteration_settings, run_options
+from .options import (AUTO_CHECKPOINT, AUTO_CHECKPOINT_S, apply, config_options, config_settings, input_options,
+                      iteration_settings, run_options)
 from .paths import Reservation, check_output_path, check_report_dir, check_steps_dir, probe_writable
 from .progress import Progress, StepSaver
 
@@ -54,7 +56,7 @@ def run_restore(task: str, *, image: pathlib.Path, output: pathlib.Path, mask: p
                 preset: str = "fast", seed: int = 0, device: str = "auto", tile: Any = "auto",
                 overlap: int | None = None, workers: int | None = None, engine: str = "local",
                 address: str | None = None, max_megapixels: float = MAX_PIXELS / 1e6,
-                **options: Any) -> Restoration:
+                checkpoint_every: int | str = 0, **options: Any) -> Restoration:
     """Run one restore command end to end; returns the :class:`Restoration`."""
     paths = {"image": image, "mask": mask, "guide": guide, "gt": gt}
     check_output_path(output, paths.values(), overwrite=overwrite)
@@ -70,7 +72,8 @@ def run_restore(task: str, *, image: pathlib.Path, output: pathlib.Path, mask: p
                tile=tile, overlap=overlap, workers=workers, **settings)
     sources = sources_of(paths) if kernel is None else {**sources_of(paths), "kernel_spec": kernel}
     return execute(job, output=output, report=report, overwrite=overwrite, quiet=quiet, compare=compare,
-                   sources=sources, map_tiles=tile_engine(engine, address, workers))
+                   sources=sources, map_tiles=tile_engine(engine, address, workers),
+                   checkpoint_every=checkpoint_every)
 
 
 def tile_engine(engine: str, address: str | None, workers: int | None):
@@ -91,28 +94,52 @@ def read_kernel(spec: str | None):
 
 
 def execute(job: Job, *, output: pathlib.Path, report: pathlib.Path | None, overwrite: bool, quiet: bool,
-            compare: bool, sources: dict[str, Any], map_tiles: Any = None) -> Restoration:
+            compare: bool, sources: dict[str, Any], map_tiles: Any = None,
+            checkpoint_every: int | str = 0) -> Restoration:
     """Run a planned job as the command line does: estimate, progress, result, report, summary."""
     probe_writable(output, "output")
     if report is not None:
         probe_writable(report / "metrics.json", "report")
+    wants = not quiet or (checkpoint_every == "auto" and report is not None)
+    est = job.estimate() if wants else None  # a few timed steps: only when shown or needed
+    store = checkpoint_store(job, est, report, checkpoint_every, output=output, sources=sources, compare=compare)
     reserved = Reservation(output, overwrite)
     try:
-        result = _fit(job, output=output, report=report, overwrite=overwrite, quiet=quiet, map_tiles=map_tiles)
+        result = _fit(job, est, output=output, report=report, overwrite=overwrite, quiet=quiet,
+                      map_tiles=map_tiles, checkpoints=store)
     except BaseException:
         reserved.release()
         raise
     try:
-        return _write(job, result, reserved, report=report, compare=compare, sources=sources)
+        result = _write(job, result, reserved, report=report, compare=compare, sources=sources)
     except BaseException:
         reserved.release()  # only while the name still holds our empty file: a written result stays
         raise
+    if store is not None:
+        store.remove()  # the run is complete
+    return result
 
 
-def _fit(job: Job, *, output: pathlib.Path, report: pathlib.Path | None, overwrite: bool, quiet: bool,
-         map_tiles: Any) -> Restoration:
+def checkpoint_store(job: Job, est: Any, report: pathlib.Path | None, every: int | str, *, output: pathlib.Path,
+                     sources: dict[str, Any], compare: bool) -> CheckpointStore | None:
+    """``--checkpoint-every``: the run's checkpoint folder in its report, with what `deepprior resume` needs."""
+    if every == "auto":
+        every = AUTO_CHECKPOINT if report is not None and est is not None and est.seconds > AUTO_CHECKPOINT_S else 0
+    if not every:
+        return None
+    if report is None:
+        raise InputError("checkpoints are kept in the report folder: give --report", setting="checkpoint_every")
+    store = CheckpointStore(report / "checkpoint", int(every))
+    run = {"config": job.to_config(), "inputs": {**sources, "compare": compare}, "output": str(output.resolve()),
+           "every": int(every)}
+    write_json(store.folder / "run.json", run)
+    return store
+
+
+def _fit(job: Job, est: Any, *, output: pathlib.Path, report: pathlib.Path | None, overwrite: bool, quiet: bool,
+         map_tiles: Any, checkpoints: CheckpointStore | None) -> Restoration:
     if not quiet:
-        announce(job)
+        announce(job, est)
     tiles = len(job.tiling.tiles)
     callbacks: list[Any] = []
     if job.fit.save_every:
@@ -121,7 +148,8 @@ def _fit(job: Job, *, output: pathlib.Path, report: pathlib.Path | None, overwri
         callbacks.append(StepSaver(steps_dir, tiles))
     progress = Progress(job.fit.iterations * tiles, enabled=not quiet, tiles=tiles)
     try:
-        result = run(job, callbacks=callbacks + [progress], map_tiles=map_tiles, on_tile=progress.tile_done)
+        result = run(job, callbacks=callbacks + [progress], map_tiles=map_tiles, on_tile=progress.tile_done,
+                     checkpoints=checkpoints)
     finally:
         progress.close()
     return result
@@ -152,9 +180,8 @@ def _write(job: Job, result: Restoration, reserved: Reservation, *, report: path
     return result
 
 
-def announce(job: Job) -> None:
+def announce(job: Job, est: Any) -> None:
     """Before a run: its size, cost per step, memory and time, so a user knows what they started."""
-    est = job.estimate()
     tiles = len(job.tiling.tiles)
     h, w = job.largest_tile()
     bound = "up to " if job.fit.stop == "auto" else ""

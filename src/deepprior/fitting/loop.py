@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
 
 from ..config import FitConfig
+from .checkpoint import capture, restore
 from .monitor import UNDONE, Monitor
 from .objective import Objective
 from .problem import Problem
@@ -23,10 +24,14 @@ from .records import Callback, FitResult
 from .stepper import Stepper
 from .tricks import OutputEMA
 
+#: (every K steps, save(state)): where :func:`fit` hands its state (:func:`.checkpoint.capture`).
+Checkpointer = tuple[int, Callable[[dict[str, Any]], None]]
+
 
 def fit(problem: Problem, net: nn.Module, net_input: torch.Tensor, cfg: FitConfig, *,
         generator: torch.Generator, callbacks: Iterable[Callback] = (),
-        cancel: threading.Event | None = None) -> FitResult:
+        cancel: threading.Event | None = None, checkpoint: Checkpointer | None = None,
+        resume: dict[str, Any] | None = None) -> FitResult:
     """Fit ``net`` so that ``problem.operator(net(net_input))`` matches ``problem.observation``.
 
     Parameters
@@ -43,6 +48,10 @@ def fit(problem: Problem, net: nn.Module, net_input: torch.Tensor, cfg: FitConfi
         Called at every logged step with a :class:`StepRecord`; a True return stops the run.
     cancel : threading.Event, optional
         Set from another thread to end the run at its next logged step (``stopped_by = "interrupted"``).
+    checkpoint : (every, save), optional
+        Every ``every`` steps, ``save(state)`` gets the fit's whole state (:mod:`.checkpoint`).
+    resume : dict, optional
+        A state ``checkpoint`` saved: the fit goes on from the step after it, as if it had never stopped.
 
     Returns
     -------
@@ -54,8 +63,10 @@ def fit(problem: Problem, net: nn.Module, net_input: torch.Tensor, cfg: FitConfi
     ema = OutputEMA(cfg.ema_weight, cfg.ema_warmup)
     monitor = Monitor(problem, cfg, stepper, ema, callbacks, cancel, time.perf_counter())
     out, it, stopped_by = None, 0, "iterations"
+    if resume is not None:
+        it, out = restore(resume, stepper, ema, monitor)
     try:
-        for it in range(1, cfg.iterations + 1):
+        for it in range(it + 1, cfg.iterations + 1):
             out, loss = stepper.step(it)
             # The average includes this step's output, so a logged row, a callback and the returned EMA agree.
             ema_now = ema.update(out)
@@ -67,6 +78,8 @@ def fit(problem: Problem, net: nn.Module, net_input: torch.Tensor, cfg: FitConfi
                     stopped_by = action
                     break
             monitor.variance.update(out)
+            if checkpoint is not None and it % checkpoint[0] == 0 and it < cfg.iterations:
+                checkpoint[1](capture(it, out, stepper, ema, monitor))
     except KeyboardInterrupt:
         stopped_by = "interrupted"
     if out is None:  # interrupted before the first step finished: nothing to return

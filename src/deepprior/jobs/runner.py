@@ -23,6 +23,7 @@ from ..fitting import Callback, Problem, StepRecord, fit
 from ..imaging.io import from_tensor, to_tensor
 from ..imaging.masks import holdout_mask
 from ..nets import build_net, make_input
+from .checkpoints import CheckpointStore
 from .job import Job
 from .outcome import Snapshots, TileOutcome
 from .planning import plan
@@ -39,8 +40,9 @@ def _tagged(callbacks: Iterable[Callback], n: int) -> list[Callback]:
 
 
 def fit_tile(job: Job, tile: Tile, callbacks: Iterable[Callback], cancel: threading.Event, start: float,
-             snapshots: Snapshots | None = None) -> TileOutcome:
-    """Fit one tile of ``job`` (its box of the observation, mask, guide and ground truth)."""
+             snapshots: Snapshots | None = None, checkpoints: CheckpointStore | None = None) -> TileOutcome:
+    """Fit one tile of ``job`` (its box of the observation, mask, guide and ground truth); with
+    ``checkpoints``, from its last checkpoint if it has one, saving new ones as it goes."""
     began = time.perf_counter() - start
     obs_box, out_box = tile.observed(), tile.result(job.factor)
     inputs, dev = job.inputs, job.device
@@ -65,8 +67,10 @@ def fit_tile(job: Job, tile: Tile, callbacks: Iterable[Callback], cancel: thread
     gt = None if inputs.ground_truth is None else to_tensor(inputs.ground_truth[out_box], device=dev)
     problem = Problem(to_tensor(y_np, device=dev), operator.to(dev), gt, held, keep_measured=job.fit.keep_measured)
     cfg = dataclasses.replace(job.fit, noise_sigma=tile.noise_sigma)
+    saving = {} if checkpoints is None else {"checkpoint": checkpoints.saver(tile.index),
+                                             "resume": checkpoints.state(tile.index)}
     result = fit(problem, model, z, cfg, generator=gen_dev, cancel=cancel,
-                 callbacks=_tagged(callbacks, tile.index) + ([snapshots] if snapshots else []))
+                 callbacks=_tagged(callbacks, tile.index) + ([snapshots] if snapshots else []), **saving)
     own = {k: from_tensor(result.image(k)) for k in ("output", "ema", "best")}
     images = {k: from_tensor(problem.present(result.image(k))) for k in own} if problem.keeps_measured else own
     stop_row = next((r for r in result.history if r["iteration"] >= (result.stop_iteration or result.iterations)),
@@ -81,7 +85,10 @@ def fit_tile(job: Job, tile: Tile, callbacks: Iterable[Callback], cancel: thread
              "precision": result.precision, "cuda_graph": result.cuda_graph,
              "cuda_graph_error": result.cuda_graph_error or None}
     history = [{"tile": tile.index, **row} for row in result.history]
-    return TileOutcome(tile, images, own if problem.keeps_measured else None, history, facts, snapshots)
+    outcome = TileOutcome(tile, images, own if problem.keeps_measured else None, history, facts, snapshots)
+    if checkpoints is not None and result.stopped_by != "interrupted":
+        checkpoints.finish(outcome)
+    return outcome
 
 
 #: Fits a job's tiles somewhere else (a cluster's workers): yields each (tile, outcome) as it finishes, in any
@@ -90,7 +97,8 @@ TileMap = Callable[[Job, tuple[Tile, ...]], Iterator[tuple[Tile, TileOutcome]]]
 
 
 def run(job: Job, *, callbacks: Iterable[Callback] = (), cancel: threading.Event | None = None,
-        on_tile: Callable[[TileOutcome], None] | None = None, map_tiles: TileMap | None = None) -> Restoration:
+        on_tile: Callable[[TileOutcome], None] | None = None, map_tiles: TileMap | None = None,
+        checkpoints: CheckpointStore | None = None) -> Restoration:
     """Execute ``job``: fit its tiles, blend them and score the result.
 
     ``callbacks`` get every logged step of every fit (:class:`~deepprior.fitting.StepRecord`, its row tagged
@@ -98,6 +106,7 @@ def run(job: Job, *, callbacks: Iterable[Callback] = (), cancel: threading.Event
     Setting ``cancel`` ends the run at the fits' next logged steps, as Ctrl-C does, keeping what was done.
     ``on_tile`` gets each tile's :class:`TileOutcome` as it finishes, in the calling thread. ``map_tiles``
     fits the tiles elsewhere (``deepprior denoise --engine ray``): the callbacks then see no steps.
+    ``checkpoints`` saves each fit's state as it goes and resumes from what an earlier, killed run saved there.
     """
     cancel = cancel if cancel is not None else threading.Event()
     start = time.perf_counter()
@@ -110,7 +119,10 @@ def run(job: Job, *, callbacks: Iterable[Callback] = (), cancel: threading.Event
         """A tile's fit; None (skipped, it keeps the input) once the run was cancelled."""
         if cancel.is_set():
             return None
-        return fit_tile(job, tile, list(callbacks), cancel, start, snaps.get(tile.index))
+        finished = None if checkpoints is None else checkpoints.done(tile.index)
+        if finished is not None:
+            return finished  # an earlier run fitted it
+        return fit_tile(job, tile, list(callbacks), cancel, start, snaps.get(tile.index), checkpoints)
 
     def done(outcome: TileOutcome | None, tile: Tile) -> None:
         if outcome is not None and on_tile is not None:
