@@ -15,17 +15,16 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import InputError
-from ..imaging.io import atomic_write_text, load_image, load_kernel, save_image
+from ..imaging.io import atomic_write_text, load_image, read_kernel, save_image
 from ..imaging.masks import load_mask
 from ..jobs import Job, plan, run
-from ..operators import parse_kernel
+from ..jobs.tasks import MASK_TASKS
 from ..report import write_report
 from .items import file_hash
 
 #: Environment variable for the fault-injection test of retries: a path; the first task to see it missing
 #: creates it and kills its own process, as a crashed worker would.
 CRASH_ONCE = "DEEPPRIOR_TEST_CRASH_ONCE"
-MASK_TASKS = ("inpaint", "fill", "reconstruct")
 
 
 def settings_hash(job: Job, item: dict[str, Any]) -> str:
@@ -43,12 +42,9 @@ def check_spec(spec: dict[str, Any]) -> None:
     if spec["task"] in MASK_TASKS:
         mask = np.ones((64, 64), bool)
         mask[16:32, 16:32] = False  # a hole: an all-known mask is refused
-    kernel = spec.get("kernel")
-    if kernel is not None:
-        kernel = load_kernel(kernel) if os.path.isfile(kernel) else parse_kernel(kernel)
-    plan(np.full((64, 64, 3), 0.5, np.float32), spec["task"], mask=mask, scale=spec.get("scale"), kernel=kernel,
-         preset=spec["preset"], seed=spec["seed"], device=spec["device"], check_memory=False,
-         **spec.get("settings", {}))
+    plan(np.full((64, 64, 3), 0.5, np.float32), spec["task"], mask=mask, scale=spec.get("scale"),
+         kernel=read_kernel(spec.get("kernel")), preset=spec["preset"], seed=spec["seed"], device=spec["device"],
+         check_memory=False, **spec.get("settings", {}))
 
 
 def plan_item(item: dict[str, Any], spec: dict[str, Any]) -> Job:
@@ -67,10 +63,7 @@ def plan_item(item: dict[str, Any], spec: dict[str, Any]) -> Job:
         if not os.path.isfile(item["gt"]):
             raise InputError(f"no ground truth {item['gt']}")
         gt = load_image(item["gt"])
-    kernel = spec.get("kernel")
-    if kernel is not None:
-        kernel = load_kernel(kernel) if os.path.isfile(kernel) else parse_kernel(kernel)
-    return plan(observed, task, mask=mask, scale=spec.get("scale"), kernel=kernel,
+    return plan(observed, task, mask=mask, scale=spec.get("scale"), kernel=read_kernel(spec.get("kernel")),
                 ground_truth=gt, preset=spec["preset"], seed=spec["seed"], device=spec["device"],
                 tile=spec.get("tile", "auto"), **spec.get("settings", {}))
 

@@ -13,8 +13,10 @@ from ..batch import find_items, run_batch
 from ..batch.work import check_spec
 from ..errors import InputError
 from ..jobs import TASKS
+from ..jobs.tasks import MASK_TASKS
 from . import signals
 from .options import Finite, apply, config_settings, generic_config_options, iteration_settings
+from .progress import Progress
 
 BATCH_TASKS = [t for t in TASKS if t != "flash"]  # flash needs a second photo per image
 
@@ -65,7 +67,7 @@ def batch_command(**kw: Any) -> None:
             raise click.BadParameter(f"expected 'auto' or a number of steps, got {iters!r}",
                                      param_hint="--iters") from None
     task = kw["task"]
-    if task in ("inpaint", "fill", "reconstruct") and not (kw["masks"] or kw["mask_suffix"]):
+    if task in MASK_TASKS and not (kw["masks"] or kw["mask_suffix"]):
         raise InputError(f"{task} needs masks: --masks DIR or --mask-suffix SUFFIX")
     if task == "superres" and kw["scale"] is None:
         raise InputError("superres needs --scale 2, 4 or 8")
@@ -110,29 +112,24 @@ def batch_command(**kw: Any) -> None:
 
 
 class _StepBar:
-    """The current image's steps beneath the bar over images (one image at a time only)."""
+    """The current image's steps beneath the bar over images (one image at a time only): a fresh
+    :class:`Progress` per image."""
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled, self.bar, self.tile_steps = enabled, None, {}
+        self.enabled, self.current = enabled, None
 
     def __call__(self, record: Any) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            self.bar = tqdm(unit="step", position=1, leave=False, dynamic_ncols=True)
-        row = record.row
-        tile = int(row.get("tile", 0))
-        self.bar.update(int(row["iteration"]) - self.tile_steps.get(tile, 0))
-        self.tile_steps[tile] = int(row["iteration"])
+        if self.enabled:
+            if self.current is None:
+                self.current = Progress(None, True, position=1, leave=False)
+            self.current(record)
 
     def reset(self) -> None:
-        self.tile_steps = {}
-        if self.bar is not None:
-            self.bar.reset()
+        if self.current is not None:
+            self.current.close()
+            self.current = None
 
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+    close = reset
 
 
 batch = click.command("batch", help=batch_command.__doc__)(apply(_options() + generic_config_options(),

@@ -12,10 +12,9 @@ from ..errors import InputError
 from ..imaging import masks
 from ..imaging.camera import camera_noise as camera_noise_image
 from ..imaging.degrade import add_noise, blur_image, centre_crop_multiple, downscale_image, jpeg_roundtrip
-from ..imaging.io import load_image, save_image
+from ..imaging.io import load_image, read_kernel, save_image
 from .options import Finite
 from .paths import check_output_path
-from .restore import read_kernel
 
 
 @click.command()

@@ -19,8 +19,10 @@ class Progress:
     stop early.
     """
 
-    def __init__(self, total: int, enabled: bool, tiles: int = 1) -> None:
+    def __init__(self, total: int | None, enabled: bool, tiles: int = 1, position: int = 0,
+                 leave: bool = True) -> None:
         self.total, self.enabled, self.tiles = total, enabled, tiles
+        self.position, self.leave = position, leave  # a bar beneath another (batch: the image's steps)
         self.bar: tqdm | None = None  # opened at the first step, so a refused run shows no empty bar
         self.done: dict[int, int] = {}
         self.lock = threading.Lock()
@@ -42,7 +44,8 @@ class Progress:
 
     def _open(self) -> None:
         if self.bar is None:
-            self.bar = tqdm(total=self.total, unit="it", disable=not self.enabled, dynamic_ncols=True, leave=True)
+            self.bar = tqdm(total=self.total, unit="it", disable=not self.enabled, dynamic_ncols=True,
+                            leave=self.leave, position=self.position)
 
     def tile_done(self, outcome) -> None:
         """A tile finished: its steps counted, also when its fit ran elsewhere and no step was seen here."""

@@ -8,11 +8,8 @@ import pathlib
 import click
 
 from ..errors import InputError
-from ..imaging.io import load_image
-from ..imaging.masks import load_mask
-from ..jobs import plan_from_config
 from .paths import check_output_path, check_report_dir
-from .restore import execute, load_sources
+from .restore import execute, load_sources, plan_recorded
 
 _PATH = click.Path(path_type=pathlib.Path)
 
@@ -46,9 +43,6 @@ def rerun(folder: pathlib.Path, output: pathlib.Path, report: pathlib.Path | Non
     files = load_sources(sources, {"image": image, "mask": mask, "guide": guide, "gt": gt})
     check_output_path(output, files.values(), overwrite=overwrite)
     check_report_dir(report, output, list(files.values()), overwrite)
-    job = plan_from_config(config, load_image(files["image"]),
-                           mask=None if files["mask"] is None else load_mask(files["mask"]),
-                           guide=None if files["guide"] is None else load_image(files["guide"]),
-                           ground_truth=None if files["gt"] is None else load_image(files["gt"]), device=device)
+    job = plan_recorded(config, files, device)
     execute(job, output=output, report=report, overwrite=overwrite, quiet=quiet,
             compare=bool(sources.get("compare")), sources=sources)

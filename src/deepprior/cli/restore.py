@@ -12,13 +12,12 @@ from typing import Any
 import click
 
 from ..errors import InputError
-from ..imaging.io import MAX_PIXELS, exif_orientation, load_image, load_kernel, save_image
+from ..imaging.io import MAX_PIXELS, exif_orientation, load_image, read_kernel, save_image
 from ..imaging.masks import load_mask
-from ..jobs import Job, Restoration, plan, run
+from ..jobs import Job, Restoration, plan, plan_from_config, run
 from ..jobs.checkpoints import CheckpointStore
 from ..jobs.compare import compare_classical
 from ..jobs.tasks import Task
-from ..operators import parse_kernel
 from ..report import write_json, write_report
 from . import signals
 from .options import (AUTO_CHECKPOINT, AUTO_CHECKPOINT_S, apply, config_options, config_settings, input_options,
@@ -84,13 +83,6 @@ def tile_engine(engine: str, address: str | None, workers: int | None):
         return None
     from ..batch.ray_engine import ray_tiles
     return ray_tiles(address, workers=workers)
-
-
-def read_kernel(spec: str | None):
-    """``--kernel``: a kernel image when the spec names a file, else ``gaussian:SIGMA`` / ``motion:L,A``."""
-    if spec is None:
-        return None
-    return load_kernel(spec) if pathlib.Path(spec).is_file() else parse_kernel(spec)
 
 
 def execute(job: Job, *, output: pathlib.Path, report: pathlib.Path | None, overwrite: bool, quiet: bool,
@@ -264,3 +256,11 @@ def load_sources(sources: dict[str, Any], given: dict[str, pathlib.Path | None])
                              f"--{name} to use it anyway")
         out[name] = path
     return out
+
+
+def plan_recorded(config: dict[str, Any], files: dict[str, pathlib.Path | None], device: str | None = None) -> Job:
+    """The Job a recorded run describes (``rerun``, ``resume``), on its input files."""
+    return plan_from_config(config, load_image(files["image"]),
+                            mask=None if files["mask"] is None else load_mask(files["mask"]),
+                            guide=None if files["guide"] is None else load_image(files["guide"]),
+                            ground_truth=None if files["gt"] is None else load_image(files["gt"]), device=device)

@@ -11,10 +11,7 @@ import pathlib
 import click
 
 from ..errors import InputError
-from ..imaging.io import load_image
-from ..imaging.masks import load_mask
-from ..jobs import plan_from_config
-from .restore import execute, load_sources
+from .restore import execute, load_sources, plan_recorded
 
 
 @click.command()
@@ -36,10 +33,7 @@ def resume(folder: pathlib.Path, quiet: bool) -> None:
     if output.exists() and output.stat().st_size > 0 and not _interrupted(folder):
         raise InputError(f"{output} exists and is not empty: the run wrote its result already")
     files = load_sources(sources, {})
-    job = plan_from_config(config, load_image(files["image"]),
-                           mask=None if files["mask"] is None else load_mask(files["mask"]),
-                           guide=None if files["guide"] is None else load_image(files["guide"]),
-                           ground_truth=None if files["gt"] is None else load_image(files["gt"]))
+    job = plan_recorded(config, files)
     execute(job, output=output, report=folder, overwrite=True, quiet=quiet, compare=bool(sources.get("compare")),
             sources={k: v for k, v in sources.items() if k != "compare"}, checkpoint_every=every)
 

@@ -31,6 +31,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError
+from ..operators import parse_kernel
 
 MIN_SIDE = 8
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
@@ -298,3 +299,10 @@ def load_kernel(path: str | os.PathLike) -> np.ndarray:
     except (OSError, ValueError, UnidentifiedImageError) as exc:
         raise InputError(f"cannot read blur kernel {path}: {exc}", setting="kernel") from None
     return arr.mean(-1) if arr.ndim == 3 else arr
+
+
+def read_kernel(spec: str | None) -> np.ndarray | None:
+    """A ``--kernel`` value: a kernel image when it names a file, else ``gaussian:SIGMA`` / ``motion:L,A``."""
+    if spec is None:
+        return None
+    return load_kernel(spec) if pathlib.Path(spec).is_file() else parse_kernel(spec)

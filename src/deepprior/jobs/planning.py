@@ -124,19 +124,26 @@ def plan(image: np.ndarray, task: str = "denoise", *, mask: np.ndarray | None = 
         tiles = lay_out(h, w, sides, lap, scale or 1, workers, dev)
     tiles, fit_cfg, noise = _with_noise(tiles, the_task, fit_cfg, inputs.observation)
     job = Job(the_task, chosen, scale, seed, dev, net_cfg, fit_cfg, tiles, inputs, noise=noise)
+    return dataclasses.replace(job, memory=_checked_fits(job, free if check_memory else None))
+
+
+def _checked_fits(job: Job, free: float | None) -> int:
+    """Every fit of ``job`` is large enough for its network and blur kernel, and the largest fits in ``free``
+    bytes (None: not checked); returns the largest fit's memory."""
+    net_cfg, kernel = job.net, job.inputs.kernel
     th, tw = job.largest_tile()
-    memory = estimate_memory(net_cfg, th, tw, fit_cfg.precision)
-    for t in {(t.height * job.factor, t.width * job.factor) for t in tiles.tiles}:
+    memory = estimate_memory(net_cfg, th, tw, job.fit.precision)
+    for t in {(t.height * job.factor, t.width * job.factor) for t in job.tiling.tiles}:
         check_size(net_cfg, *t)
-        if inputs.kernel is not None and min(t) <= max(inputs.kernel.shape):
-            raise InputError(f"a {t[1]}x{t[0]} fit is too small for the {inputs.kernel.shape[1]}x"
-                             f"{inputs.kernel.shape[0]} blur kernel; use larger tiles or none", setting="tile")
-    if check_memory and memory > free:
+        if kernel is not None and min(t) <= max(kernel.shape):
+            raise InputError(f"a {t[1]}x{t[0]} fit is too small for the {kernel.shape[1]}x{kernel.shape[0]} blur "
+                             f"kernel; use larger tiles or none", setting="tile")
+    if free is not None and memory > free:
         raise InputError(
             f"not enough memory: a {tw}x{th} fit needs about {memory / 2**30:.1f} GiB for this network but only "
-            f"{free / 2**30:.1f} GiB is free on {dev}; fit it in smaller tiles (e.g. 512 px), crop or downscale "
-            f"it, or use fewer channels", setting="tile")
-    return dataclasses.replace(job, memory=memory)
+            f"{free / 2**30:.1f} GiB is free on {job.device}; fit it in smaller tiles (e.g. 512 px), crop or "
+            f"downscale it, or use fewer channels", setting="tile")
+    return memory
 
 
 def plan_from_config(config: dict[str, Any], image: np.ndarray, *, mask: np.ndarray | None = None,

@@ -59,6 +59,10 @@ TASKS: dict[str, Task] = {t.name: t for t in [
 ]}
 
 
+#: The tasks whose input comes with a mask of the known pixels.
+MASK_TASKS = tuple(name for name, t in TASKS.items() if "mask" in t.needs)
+
+
 def get_task(name: str) -> Task:
     """The task called ``name``, or a clear error."""
     if name not in TASKS:

@@ -17,6 +17,7 @@ from ..imaging import masks
 from ..imaging.degrade import add_noise, blur_image, centre_crop_multiple, downscale_image, jpeg_roundtrip
 from ..imaging.io import to_uint8
 from ..jobs import Job, plan
+from ..jobs.tasks import MASK_TASKS
 from ..operators import parse_kernel
 
 #: (label, value) of the task menu; super-resolution is one entry per scale.
@@ -24,7 +25,6 @@ TASKS = (("Denoise", "denoise"), ("JPEG artifact removal", "dejpeg"), ("Text / r
          ("Hole filling", "fill"), ("Pixel-drop reconstruction", "reconstruct"),
          ("Super-resolution x2", "superres:2"), ("Super-resolution x4", "superres:4"),
          ("Super-resolution x8", "superres:8"), ("Deblurring", "deblur"))
-MASK_TASKS = ("inpaint", "fill", "reconstruct")
 #: The paint that marks a missing pixel (fully opaque in the editor's layer).
 MISSING_RGBA = (255, 0, 0, 255)
 

@@ -12,7 +12,8 @@ import pandas as pd
 
 from ..errors import InputError
 from ..imaging.io import to_uint8
-from .form import MASK_TASKS, MISSING_RGBA, Request, build_job, editor_value, make_mask, painted_known, split_task
+from ..jobs.tasks import MASK_TASKS
+from .form import MISSING_RGBA, Request, build_job, editor_value, make_mask, painted_known, split_task
 from .live import LiveRun, View
 from .results import finish
 from .uploads import Limits, read_image, read_mask

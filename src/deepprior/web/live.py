@@ -107,7 +107,7 @@ class LiveRun:
         with self.lock:
             rows = list(self.rows)
             done = not self.thread.is_alive() and (self.result is not None or bool(self.error))
-            preview = None if self.preview is None else self.preview
+            preview = self.preview
             version, tiles_done = self.version, self.tiles_done
         tiles = len(self.job.tiling.tiles)
         bound = self.job.fit.iterations * tiles

@@ -9,7 +9,8 @@ from typing import Any
 import gradio as gr
 import torch
 
-from .form import MASK_TASKS, TASKS, Request, split_task
+from ..jobs.tasks import MASK_TASKS
+from .form import TASKS, Request, split_task
 from .handlers import KEEP, Handlers
 from .uploads import Limits
 from .workspace import Workspace

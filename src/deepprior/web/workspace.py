@@ -7,10 +7,10 @@ into it), goes when the server stops.
 
 from __future__ import annotations
 
+import pathlib
 import re
 import shutil
 import tempfile
-import pathlib
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -24,10 +24,13 @@ class Workspace:
         self.uploads = self.root / "uploads"
         self.uploads.mkdir(exist_ok=True)
 
+    def _folder(self, session_hash: str | None) -> pathlib.Path:
+        """A session's folder, named here from the hash's safe characters only."""
+        return self.root / "sessions" / ((_SAFE.sub("", session_hash or "") or "anonymous")[:64])
+
     def session(self, session_hash: str | None) -> pathlib.Path:
         """The folder of one browser session (made on first use)."""
-        name = _SAFE.sub("", session_hash or "") or "anonymous"
-        folder = self.root / "sessions" / name[:64]
+        folder = self._folder(session_hash)
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
@@ -40,8 +43,7 @@ class Workspace:
 
     def end_session(self, session_hash: str | None) -> None:
         """Remove a session's folder (the browser left)."""
-        name = _SAFE.sub("", session_hash or "") or "anonymous"
-        shutil.rmtree(self.root / "sessions" / name[:64], ignore_errors=True)
+        shutil.rmtree(self._folder(session_hash), ignore_errors=True)
 
     def close(self) -> None:
         """Remove everything the server wrote."""
