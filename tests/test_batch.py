@@ -90,6 +90,18 @@ def test_settings_are_checked_once_before_any_image(run, tmp_path):
     assert res.code == 2 and "is not a folder" in res.err
     res = run("batch", src, src / "out", "--task", "denoise")
     assert res.code == 2 and "inside the input folder" in res.err
+    res = run("batch", src, tmp_path / "out", "--task", "denoise", "--uncertainty", "1", "--quiet")
+    assert res.code == 2 and "add --report" in res.err
+
+
+def test_a_batch_with_uncertainty_leaves_a_map_in_each_report(run, tmp_path):
+    src, gt = make_folder(tmp_path, n=2, broken=False)
+    res = run("batch", src, tmp_path / "out", "--task", "denoise", "--gt", gt, "--report", "--uncertainty", "1",
+              "--iters", "20", *TINY, "--quiet")
+    assert res.code == 0, res.err
+    for name in ("img0", "img1"):
+        u = np.load(tmp_path / "out" / "reports" / name / "uncertainty.npy")
+        assert u.shape == (40, 40) and (u > 0).all()
 
 
 def _cli(*args, cwd):
@@ -121,7 +133,8 @@ def test_a_batch_killed_with_sigkill_resumes_to_the_same_outputs(tmp_path):
         a = np.asarray(Image.open(tmp_path / "ref" / f"img{i}.png"))
         b = np.asarray(Image.open(out / f"img{i}.png"))
         assert np.array_equal(a, b), f"img{i}: resumed output differs from an uninterrupted batch"
-        assert metrics.psnr(b / 255.0, shapes_image(32)) > 0
+        clean, noisy = (np.asarray(Image.open(d / f"img{i}.png")) / 255.0 for d in (tmp_path / "gt", src))
+        assert metrics.psnr(b / 255.0, clean) > metrics.psnr(noisy, clean)  # restored, not copied
 
 
 def test_an_output_whose_manifest_line_was_lost_is_still_skipped(run, tmp_path):

@@ -73,3 +73,22 @@ def test_inpaint11_masks_and_errors(data):
         run_protocol("set14-x4", data, quick=True, progress=lambda s: None)
     with pytest.raises(InputError, match="unknown protocol"):
         run_protocol("bsd68", data, quick=True)
+
+
+def test_a_bench_run_goes_on_with_the_images_it_had_left(data, tmp_path):
+    rows = tmp_path / "out" / "denoise9-25.rows.jsonl"
+    said: list[str] = []
+    first = run_protocol("denoise9-25", data, quick=False, images=1, iterations=3, preset="fast",
+                         progress=said.append, rows_file=rows)
+    assert len(rows.read_text().splitlines()) == 1 and "[1/1] F16" in said[0]
+    with open(rows, "a") as f:
+        f.write('{"protocol": "denoise9-25", "row": {"ima')  # a line cut short by a kill
+    said.clear()
+    again = run_protocol("denoise9-25", data, quick=False, iterations=3, preset="fast", progress=said.append,
+                         rows_file=rows)
+    assert said[0] == "denoise9-25 [1/2] F16 seed 0: done in an earlier run" and "[2/2] lena" in said[1]
+    assert again["rows"][0] == first["rows"][0] and [r["image"] for r in again["rows"]] == ["F16", "lena"]
+    assert "within 0.5 dB of its run's own peak on" in markdown(again)
+    other = run_protocol("denoise9-25", data, quick=False, images=1, iterations=4, preset="fast",
+                         progress=said.append, rows_file=rows)  # other settings: fitted again
+    assert other["rows"][0]["fixed_iterations"] == 4

@@ -24,6 +24,16 @@ def _cli(*args, cwd):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _kill_when(p, marker, report):
+    """SIGKILL the run ``p`` once ``marker`` exists (and make sure it had not finished)."""
+    end = time.monotonic() + 300
+    while not marker.exists() and time.monotonic() < end and p.poll() is None:
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)
+    p.wait(30)
+    assert marker.exists() and not (report / "metrics.json").exists(), "killed too late to test"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("tiles,wait_for", [([], "tile-0.pt"), (["--tile", "24", "--workers", "1"], "tile-0.done.pt")])
 def test_a_killed_run_resumes_to_the_same_image(tmp_path, noisy_png, tiles, wait_for):
@@ -31,13 +41,7 @@ def test_a_killed_run_resumes_to_the_same_image(tmp_path, noisy_png, tiles, wait
     ref = _cli(*args, "-o", "ref.png", "--checkpoint-every", "0", cwd=tmp_path)
     assert ref.wait(300) == 0, ref.stderr.read()
     p = _cli(*args, "-o", "out.png", "--report", "rep", "--checkpoint-every", "50", cwd=tmp_path)
-    marker = tmp_path / "rep" / "checkpoint" / wait_for
-    end = time.monotonic() + 300
-    while not marker.exists() and time.monotonic() < end and p.poll() is None:
-        time.sleep(0.02)
-    p.send_signal(signal.SIGKILL)
-    p.wait(30)
-    assert marker.exists() and not (tmp_path / "rep" / "metrics.json").exists(), "killed too late to test"
+    _kill_when(p, tmp_path / "rep" / "checkpoint" / wait_for, tmp_path / "rep")
     r = _cli("resume", "rep", "--quiet", cwd=tmp_path)
     out, err = r.communicate(timeout=300)
     assert r.returncode == 0, err
@@ -77,3 +81,20 @@ def test_a_run_stopped_by_sigterm_keeps_its_checkpoints_and_resumes(tmp_path, no
     assert r.wait(300) == 0, r.stderr.read()
     a, b = (np.asarray(Image.open(tmp_path / n)) for n in ("ref.png", "out.png"))
     assert np.array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_a_run_of_two_fits_killed_in_the_second_resumes_to_the_same_image_and_map(tmp_path, noisy_png):
+    args = ("denoise", noisy_png, "--iters", "300", "--uncertainty", "2", *NET)
+    ref = _cli(*args, "-o", "ref.png", "--report", "refrep", "--checkpoint-every", "0", cwd=tmp_path)
+    assert ref.wait(300) == 0, ref.stderr.read()
+    p = _cli(*args, "-o", "out.png", "--report", "rep", "--checkpoint-every", "50", cwd=tmp_path)
+    _kill_when(p, tmp_path / "rep" / "checkpoint" / "fit-1" / "tile-0.pt", tmp_path / "rep")  # in the second fit
+    assert (tmp_path / "rep" / "checkpoint" / "tile-0.done.pt").exists()  # the first fit is kept whole
+    r = _cli("resume", "rep", "--quiet", cwd=tmp_path)
+    out, err = r.communicate(timeout=300)
+    assert r.returncode == 0, err
+    a, b = (np.asarray(Image.open(tmp_path / n)) for n in ("ref.png", "out.png"))
+    assert np.array_equal(a, b)
+    maps = [np.load(tmp_path / folder / "uncertainty.npy") for folder in ("refrep", "rep")]
+    assert np.array_equal(*maps)

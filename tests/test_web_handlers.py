@@ -15,7 +15,7 @@ from helpers import shapes_image
 pytest.importorskip("pandas")  # the handlers' curves; comes with the [web] extra
 
 from deepprior.web.form import Request, build_job, editor_value, make_mask, painted_known  # noqa: E402
-from deepprior.web.handlers import Handlers  # noqa: E402
+from deepprior.web.handlers import INVENTED, RESTORED, Handlers  # noqa: E402
 from deepprior.web.live import LiveRun  # noqa: E402
 from deepprior.web.uploads import Limits, check_file, read_image  # noqa: E402
 from deepprior.web.workspace import Workspace  # noqa: E402
@@ -138,6 +138,28 @@ def test_a_page_run_leaves_its_files_in_the_session_folder(tmp_path):
                                   "or make a mask"}]
     ws.close()
     assert not ws.root.exists()
+
+
+def test_the_uncertainty_box_adds_the_map_and_its_toggle_over_the_result(tmp_path):
+    assert Request("denoise", steps="40", uncertainty=True).settings() == {"iterations": 40, "stop": "none",
+                                                                          "uncertainty": 1}
+    ws = Workspace(tmp_path / "ws")
+    h = Handlers(ws, Limits())
+    img = shapes_image(40)
+    editor, _ = h.make_mask(img, "holes", "", 0, 3, 50, 0)
+    req = Request("inpaint", steps="20", device="cpu", simulate=True, uncertainty=True)
+    updates = list(h.restore("u", img, editor, req, compare=False, every=5))
+    first, last = updates[0], updates[-1]
+    assert first["view"] is False and first["views"] == {}  # the last run's toggle goes at the start
+    assert last["view"] is True and set(last["views"]) == {RESTORED, INVENTED}
+    assert last["views"][INVENTED].shape == (40, 40, 3) and last["views"][INVENTED].dtype == np.uint8
+    assert not np.array_equal(last["views"][INVENTED], last["views"][RESTORED])
+    assert "uncertainty: RMS predicted error" in last["table"]
+    report = pathlib_path(last["files"][1])
+    assert {"uncertainty.npy", "uncertainty.png", "reliability.png"} <= set(zipfile.ZipFile(report).namelist())
+    plain = list(h.restore("u", img, editor, Request("inpaint", steps="5", device="cpu"), compare=False, every=5))
+    assert plain[-1]["view"] is False and set(plain[-1]["views"]) == {RESTORED}
+    ws.close()
 
 
 def pathlib_path(p):

@@ -197,6 +197,33 @@ def test_inpaint_watch_cancel_download(server, browser, files):
     assert hosts == {url.split("/")[2]}, f"the page asked other hosts: {hosts}"
 
 
+def test_the_uncertainty_map_is_a_toggle_over_the_result(server, browser, files):
+    url, _ = server
+    p = Page(browser, url, [])
+    p.upload(files / "photo.png")
+    p.wait_status("Loaded a")
+    p.task("Text / region inpainting")
+    p.paint()
+    p.steps(30)
+    p.page.locator("#uncertainty input[type=checkbox]").check()
+    p.page.locator("#run").click()
+    p.wait_status("finished", timeout=120)
+    assert "uncertainty: RMS predicted error" in p.page.locator("#metrics").inner_text()
+    restored = p.preview_src()
+    p.page.locator("#view").get_by_text("uncertainty over it").click()
+    end = time.monotonic() + 30
+    while p.preview_src() == restored and time.monotonic() < end:
+        time.sleep(0.2)
+    assert p.preview_src() != restored, "the toggle did not change the picture"
+    invented = p.preview_src()
+    p.page.locator("#view").get_by_text("restored", exact=True).click()
+    end = time.monotonic() + 30
+    while p.preview_src() == invented and time.monotonic() < end:
+        time.sleep(0.2)
+    assert p.preview_src() != invented, "the toggle did not bring the result back"
+    p.close()
+
+
 def test_refusals(server, browser, files):
     url, _ = server
     p = Page(browser, url, [])

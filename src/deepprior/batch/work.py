@@ -97,7 +97,7 @@ def restore_item(item: dict[str, Any], spec: dict[str, Any], previous: dict[str,
             write_report(pathlib.Path(item["report"]), metrics=result.metrics,
                          config={**job.to_config(), "inputs": {k: item.get(k) for k in ("image", "mask", "gt")}},
                          history=result.history, observation=result.baseline, result=result.image,
-                         ground_truth=result.ground_truth)
+                         ground_truth=result.ground_truth, uncertainty=result.uncertainty)
         m = result.metrics
         record.update(status="ok", steps=m["iterations"], stopped_by=m["stopped_by"], tiles=m["tiles"])
         if "gt" in m.get(m["result"], {}):

@@ -9,7 +9,10 @@ images so a protocol finishes on 2 CPU cores in minutes; the full form is meant 
 
 from __future__ import annotations
 
+import json
+import os
 import pathlib
+import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -93,8 +96,12 @@ def _corrupt(p: Protocol, path: pathlib.Path, gt: np.ndarray, crop: int | None,
 
 def run_protocol(name: str, data: pathlib.Path, *, quick: bool, seeds: int = 1, images: int | None = None,
                  device: str = "cpu", iterations: int | None = None, preset: str = "paper",
-                 progress: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run one protocol; returns ``{"protocol", "quick", "rows", "summary"}`` (rows: one per image and seed)."""
+                 progress: Callable[[str], None] = print, rows_file: pathlib.Path | None = None) -> dict[str, Any]:
+    """Run one protocol; returns ``{"protocol", "quick", "rows", "summary"}`` (rows: one per image and seed).
+
+    With ``rows_file`` every finished row is appended to it (a JSON line, flushed to disk) and rows already
+    there from a run of the same settings are taken as done: a killed run goes on with the images it had left.
+    """
     if name not in PROTOCOLS:
         raise InputError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}")
     p = PROTOCOLS[name]
@@ -105,21 +112,57 @@ def run_protocol(name: str, data: pathlib.Path, *, quick: bool, seeds: int = 1, 
                          setting="data")
     count = images or (p.quick_images if quick else len(paths))
     crop = p.quick_crop if quick else None
-    rows = []
-    for path in paths[:count]:
-        for seed in range(seeds):
-            obs, extra, gt, sigma = _corrupt(p, path, load_image(path), crop, seed)
-            settings = {**p.settings, "stop": "none", "log_every": 25}
-            if iterations:
-                settings["iterations"] = iterations
-            start = time.perf_counter()
-            r = restore(obs, p.task, ground_truth=gt, seed=seed, device=device, preset=preset, **extra, **settings)
-            rows.append(_row(p, path, seed, r, time.perf_counter() - start, obs, extra, sigma))
-            row = rows[-1]
-            progress(f"{name} {row['image']} seed {seed}: input {row['input']:.2f}, fixed {row['fixed']:.2f}, "
-                     f"auto {row['auto']:.2f} (step {row['auto_iteration']}), oracle {row['oracle']:.2f}")
+    key = {"protocol": name, "quick": quick, "preset": preset, "iterations": iterations, "crop": crop}
+    done = _done_rows(rows_file, key)
+    todo = [(path, seed) for path in paths[:count] for seed in range(seeds)]
+    rows, spent = [], []
+    for n, (path, seed) in enumerate(todo, 1):
+        if (_stem(path), seed) in done:
+            rows.append(done[_stem(path), seed])
+            progress(f"{name} [{n}/{len(todo)}] {_stem(path)} seed {seed}: done in an earlier run")
+            continue
+        obs, extra, gt, sigma = _corrupt(p, path, load_image(path), crop, seed)
+        settings = {**p.settings, "stop": "none", "log_every": 25}
+        if iterations:
+            settings["iterations"] = iterations
+        start = time.perf_counter()
+        r = restore(obs, p.task, ground_truth=gt, seed=seed, device=device, preset=preset, **extra, **settings)
+        rows.append(_row(p, path, seed, r, time.perf_counter() - start, obs, extra, sigma))
+        spent.append(time.perf_counter() - start)
+        row = rows[-1]
+        _append(rows_file, {**key, "row": row})
+        left = sum(1 for path_, seed_ in todo[n:] if (_stem(path_), seed_) not in done)
+        eta = f", about {statistics.fmean(spent) * left / 60:.0f} min left" if left else ""
+        progress(f"{name} [{n}/{len(todo)}] {row['image']} seed {seed}: input {row['input']:.2f}, fixed "
+                 f"{row['fixed']:.2f}, auto {row['auto']:.2f} (step {row['auto_iteration']}), oracle "
+                 f"{row['oracle']:.2f}, {spent[-1]:.0f} s{eta}")
     return {"protocol": name, "task": p.task, "preset": preset, "quick": quick, "crop": crop,
             "paper_mean": p.paper_mean, "rows": rows, "summary": summarize(rows)}
+
+
+def _done_rows(path: pathlib.Path | None, key: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]:
+    """The rows an earlier run of the same settings left in ``path`` (a line cut short by a kill is skipped)."""
+    done: dict[tuple[str, int], dict[str, Any]] = {}
+    if path is None or not path.is_file():
+        return done
+    for line in path.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if all(entry.get(k) == v for k, v in key.items()):
+            done[entry["row"]["image"], int(entry["row"]["seed"])] = entry["row"]
+    return done
+
+
+def _append(path: pathlib.Path | None, entry: dict[str, Any]) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _row(p: Protocol, path: pathlib.Path, seed: int, r: Any, seconds: float, obs: np.ndarray,

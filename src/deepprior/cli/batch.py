@@ -73,6 +73,8 @@ def batch_command(**kw: Any) -> None:
         raise InputError("superres needs --scale 2, 4 or 8")
     if task == "deblur" and kw["kernel"] is None:
         raise InputError("deblur needs --kernel")
+    if kw.get("uncertainty") and not kw["report"]:
+        raise InputError("--uncertainty writes each image's map into its report: add --report")
     items = find_items(kw["in_dir"], kw["out_dir"], recursive=kw["recursive"], masks=kw["masks"],
                        mask_suffix=kw["mask_suffix"], gt=kw["gt"], report=kw["report"])
     spec = {"task": task, "preset": kw["preset"], "seed": kw["seed"], "device": kw["device"],

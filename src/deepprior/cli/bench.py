@@ -24,9 +24,11 @@ from ..imaging.io import atomic_write_text
 @click.option("--preset", type=click.Choice(["paper", "fast"]), default="paper", show_default=True,
               help="Settings of the DIP runs (the tables are the paper's, so its settings by default).")
 @click.option("--out", type=click.Path(path_type=pathlib.Path), default=pathlib.Path("bench-out"), show_default=True,
-              help="Folder for PROTOCOL.json and PROTOCOL.md.")
+              help="Folder for PROTOCOL.json and PROTOCOL.md, and PROTOCOL.rows.jsonl, each finished image as it "
+                   "ends: a bench run killed part way goes on with the images it had left.")
+@click.option("--fresh", is_flag=True, help="Fit every image again, not taking the rows an earlier run left.")
 def bench(protocols: tuple[str, ...], data: pathlib.Path, quick: bool, seeds: int, images: int | None,
-          iterations: int | None, device: str, preset: str, out: pathlib.Path) -> None:
+          iterations: int | None, device: str, preset: str, out: pathlib.Path, fresh: bool) -> None:
     """Run paper protocols: denoise9-25, denoise9-50, inpaint11, set14-x4, set14-x8, zebra-x4, kate.
 
     Each image runs once with the paper's settings for the paper's step count; the automatic stopping rule runs
@@ -34,10 +36,14 @@ def bench(protocols: tuple[str, ...], data: pathlib.Path, quick: bool, seeds: in
     auto-stopped one, the oracle peak and the classical methods on the same input.
     """
     for name in protocols:
-        result = run_protocol(name, data, quick=quick, seeds=seeds, images=images, device=device,
-                              iterations=iterations, preset=preset, progress=lambda s: click.echo(s, err=True))
-        out.mkdir(parents=True, exist_ok=True)
         suffix = "-quick" if quick else ""
+        rows = out / f"{name}{suffix}.rows.jsonl"
+        if fresh:
+            rows.unlink(missing_ok=True)
+        result = run_protocol(name, data, quick=quick, seeds=seeds, images=images, device=device,
+                              iterations=iterations, preset=preset, progress=lambda s: click.echo(s, err=True),
+                              rows_file=rows)
+        out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / f"{name}{suffix}.json", json.dumps(result, indent=2) + "\n")
         table = markdown(result)
         atomic_write_text(out / f"{name}{suffix}.md", table)

@@ -90,6 +90,9 @@ def execute(job: Job, *, output: pathlib.Path, report: pathlib.Path | None, over
             checkpoint_every: int | str = 0) -> Restoration:
     """Run a planned job as the command line does: estimate, progress, result, report, summary."""
     probe_writable(output, "output")
+    if job.fit.uncertainty and report is None:
+        raise InputError("--uncertainty writes its map into the report folder (uncertainty.png, .npy): give "
+                         "--report DIR", setting="uncertainty")
     if report is not None:
         probe_writable(report / "metrics.json", "report")
     wants = not quiet or (checkpoint_every == "auto" and report is not None)
@@ -138,7 +141,7 @@ def _fit(job: Job, est: Any, *, output: pathlib.Path, report: pathlib.Path | Non
         steps_dir = (report / "steps") if report else output.with_name(output.stem + "_steps")
         check_steps_dir(steps_dir, overwrite)
         callbacks.append(StepSaver(steps_dir, tiles))
-    progress = Progress(job.fit.iterations * tiles, enabled=not quiet, tiles=tiles)
+    progress = Progress(job.fit.iterations * tiles * max(1, job.fit.uncertainty), enabled=not quiet, tiles=tiles)
     try:
         result = run(job, callbacks=callbacks + [progress], map_tiles=map_tiles, on_tile=progress.tile_done,
                      checkpoints=checkpoints)
@@ -162,7 +165,7 @@ def _write(job: Job, result: Restoration, reserved: Reservation, *, report: path
         config = {**job.to_config(), "inputs": {**sources, "compare": compare}}
         write_report(report, metrics=result.metrics, config=config, history=result.history,
                      observation=result.baseline, result=result.image, ground_truth=result.ground_truth,
-                     extra=panels)
+                     extra=panels, uncertainty=result.uncertainty)
     summary(result, output, report)
     if result.metrics["interrupted"]:
         not_run = result.metrics["tiles_not_run"]
@@ -230,6 +233,15 @@ def summary(result: Restoration, output: pathlib.Path, report: pathlib.Path | No
     if m["kept_measured"]:
         click.echo("known pixels kept as in the input; the network filled the missing ones (--no-keep-measured: "
                    "its output everywhere)")
+    if "uncertainty" in m:
+        u = m["uncertainty"]
+        how = (f"calibrated on {u['calibration_values']} measured values left out of the fit"
+               if u["calibrated_by"] != "task factor" else "scaled by the task's measured factor")
+        judged = u.get("evaluation", {})
+        vs = (f"; against the ground truth: rank correlation {judged['spearman_7x7']:.2f} (7x7), calibration ratio "
+              f"{judged['calibration_ratio']:.2f}" if "spearman_7x7" in judged else "")
+        click.echo(f"uncertainty ({u['method']}): RMS predicted error {u['rms_std'] * 255:.1f} grey levels, {how}"
+                   f"{vs}; map in {report}/uncertainty.png")
     if m["backtracks"]:
         click.echo(f"backtracking undid {m['backtracks']} loss blow-up(s); see history.csv")
     if m["cuda_graph_error"]:

@@ -9,14 +9,10 @@ from typing import Any
 
 import torch
 
-#: The loop's small state objects, restored attribute by attribute (plain floats, ints, strings and tensors).
-PARTS = ("ema", "variance", "best", "backtracker", "stopper")
-
 
 def capture(iteration: int, out: torch.Tensor, stepper: Any, ema: Any, monitor: Any) -> dict[str, Any]:
     """The state after step ``iteration`` (whose output is ``out``); tensors are copies."""
-    objects = {"ema": ema, "variance": monitor.variance, "best": monitor.best, "backtracker": monitor.backtracker,
-               "stopper": monitor.stopper}
+    objects = _objects(ema, monitor)
     return {
         "iteration": iteration, "out": out.detach().clone(),
         "net": {k: v.detach().clone() for k, v in stepper.net.state_dict().items()},
@@ -42,14 +38,22 @@ def restore(state: dict[str, Any], stepper: Any, ema: Any, monitor: Any) -> tupl
     stepper.perturbation.generator.set_state(state["generator"])
     stepper.perturbation.std = state["perturbation"]["std"]
     stepper.perturbation.std_now.copy_(state["perturbation"]["std_now"].to(dev))
-    objects = {"ema": ema, "variance": monitor.variance, "best": monitor.best, "backtracker": monitor.backtracker,
-               "stopper": monitor.stopper}
+    objects = _objects(ema, monitor)
     for name, obj in objects.items():
+        if name not in state["parts"]:
+            continue  # saved by a fit that kept no spread
         obj.__dict__.update({k: _to(v, dev) for k, v in state["parts"][name].items()})
     monitor.history[:] = state["history"]
     monitor.start = time.perf_counter() - state["elapsed"]
     stepper.reset()
     return state["iteration"], state["out"].to(dev)
+
+
+def _objects(ema: Any, monitor: Any) -> dict[str, Any]:
+    """The loop's small state objects by name (the spread only where the fit keeps one)."""
+    objects = {"ema": ema, "variance": monitor.variance, "spread": monitor.spread, "best": monitor.best,
+               "backtracker": monitor.backtracker, "stopper": monitor.stopper}
+    return {k: v for k, v in objects.items() if v is not None}
 
 
 def _copy(v: Any) -> Any:

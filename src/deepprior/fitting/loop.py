@@ -77,7 +77,7 @@ def fit(problem: Problem, net: nn.Module, net_input: torch.Tensor, cfg: FitConfi
                 if action:
                     stopped_by = action
                     break
-            monitor.variance.update(out)
+            monitor.track(out)
             if checkpoint is not None and it % checkpoint[0] == 0 and it < cfg.iterations:
                 checkpoint[1](capture(it, out, stepper, ema, monitor))
     except KeyboardInterrupt:

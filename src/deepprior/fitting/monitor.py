@@ -18,7 +18,7 @@ from .records import Callback, FitResult, StepRecord
 from .scores import RowScores
 from .stepper import Stepper
 from .stopping import AutoStop, pick
-from .tricks import Backtracker, BestSnapshot, OutputEMA, OutputVariance
+from .tricks import Backtracker, BestSnapshot, OutputEMA, OutputSpread, OutputVariance
 
 #: :meth:`Monitor.log`'s answer when it undid the step: the loop skips the rest of it.
 UNDONE = "undone"
@@ -32,6 +32,7 @@ class Monitor:
         self.problem, self.cfg, self.stepper, self.ema, self.cancel = problem, cfg, stepper, ema, cancel
         self.callbacks, self.start = list(callbacks), start
         self.variance, self.best = OutputVariance(), BestSnapshot()
+        self.spread = OutputSpread() if cfg.uncertainty else None
         self.backtracker = Backtracker(cfg.backtrack_factor, cfg.backtrack_lr_decay, cfg.backtrack_window)
         lag = round(1 / (1 - cfg.ema_weight)) if cfg.ema_weight > 0 else 0
         factor = cfg.stop_correlated_factor if cfg.noise_model == "correlated" else cfg.stop_noise_factor
@@ -40,6 +41,12 @@ class Monitor:
                                 cfg.stop_min_iterations, noise_var, peak=cfg.stop_peak)
         self.scores = RowScores(problem, start)
         self.history: list[dict[str, float | int | str]] = []
+
+    def track(self, out: torch.Tensor) -> None:
+        """Every step, on the device: the moving variance the stop rules read, and each pixel's spread."""
+        self.variance.update(out)
+        if self.spread is not None:
+            self.spread.update(out)
 
     def saves(self, it: int) -> bool:
         return self.cfg.save_every > 0 and it % self.cfg.save_every == 0
@@ -90,4 +97,5 @@ class Monitor:
             iterations=it, seconds=time.perf_counter() - self.start, stopped_by=stopped_by,
             precision=step.precision, channels_last=step.channels_last, history=self.history,
             events=self.backtracker.events, stop_rule=self.stopper.fired, stop_iteration=self.stopper.fired_at,
-            cuda_graph=step.graph_captured, cuda_graph_error=step.graph_error)
+            cuda_graph=step.graph_captured, cuda_graph_error=step.graph_error,
+            spread=None if self.spread is None or self.spread.value is None else self.spread.value.clone())

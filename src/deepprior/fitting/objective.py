@@ -27,8 +27,9 @@ class Objective:
     def __init__(self, problem: Problem, cfg: FitConfig) -> None:
         y, known = problem.observation, problem.operator.known
         self.operator, self.observation = problem.operator, y
-        # The weight of each value: 0 for held-out ones (the operator already zeroes unmeasured ones).
-        self.weight = None if problem.holdout is None else 1.0 - problem.holdout.to(y)
+        # The weight of each value: 0 for those left out (the operator already zeroes unmeasured ones).
+        left_out = problem.left_out
+        self.weight = None if left_out is None else 1.0 - left_out.to(y)
         fitted = known if self.weight is None else self.weight if known is None else known * self.weight
         # Mean over the fitted values only; the denominator is fixed, so it is computed once.
         self.denom = None if fitted is None else fitted.expand_as(y).sum().clamp_min(1)

@@ -24,6 +24,9 @@ class Problem:
     holdout : torch.Tensor, optional
         1 where a measured value is left out of the loss and scored instead (``FitConfig.holdout``),
         broadcastable to the observation.
+    calibration : torch.Tensor, optional
+        1 where a measured value is left out of the loss and of every decision, to calibrate the uncertainty map
+        afterwards (``FitConfig.uncertainty``); broadcastable to the observation.
     keep_measured : bool
         Hand the measured pixels back as they were measured (``FitConfig.keep_measured``).
     """
@@ -33,6 +36,13 @@ class Problem:
     ground_truth: torch.Tensor | None = None
     holdout: torch.Tensor | None = None
     keep_measured: bool = False
+    calibration: torch.Tensor | None = None
+
+    @property
+    def left_out(self) -> torch.Tensor | None:
+        """1 for every measured value the loss does not see (held out or kept for calibration)."""
+        parts = [m for m in (self.holdout, self.calibration) if m is not None]
+        return None if not parts else parts[0] if len(parts) == 1 else torch.maximum(parts[0], parts[1])
 
     @property
     def keeps_measured(self) -> bool:

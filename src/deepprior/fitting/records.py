@@ -36,7 +36,8 @@ class FitResult:
     ``best`` is the snapshot chosen without a ground truth (``best_by``); ``stop_rule`` / ``stop_iteration``
     say whether and when the automatic rule fired (also when ``stop="none"`` let the run go on). The images are
     the network's own, before :meth:`Problem.present` (which the history's ground-truth scores and the
-    callbacks' images already include).
+    callbacks' images already include). ``spread`` (with ``FitConfig.uncertainty``) is each value's moving
+    variance over the last steps (:class:`~.tricks.OutputSpread`), shaped like the images.
     """
 
     output: torch.Tensor
@@ -54,6 +55,7 @@ class FitResult:
     stop_iteration: int = 0
     cuda_graph: bool = False
     cuda_graph_error: str = ""
+    spread: torch.Tensor | None = None
 
     def image(self, which: str) -> torch.Tensor:
         """One of ``"output"``, ``"ema"``, ``"best"``."""

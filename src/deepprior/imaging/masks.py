@@ -156,15 +156,15 @@ def drop_mask(size, fraction: float, *, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).random((h, w)) >= fraction
 
 
-def holdout_mask(known: np.ndarray, fraction: float, *, seed: int = 0) -> np.ndarray:
+def holdout_mask(known: np.ndarray, fraction: float, *, seed: int = 0, stream: int = 1) -> np.ndarray:
     """``fraction`` of the ``known`` pixels, drawn at random, to leave out of a fit and judge it by.
 
     ``known`` is an ``(H, W)`` bool array (all True for an observation without a mask). The draw has a random
-    stream of its own (the seed's first child), so it does not repeat the pattern of a :func:`drop_mask` made
-    with the same seed. Returns an ``(H, W)`` bool array, True = held out; none when ``fraction`` of the known
-    pixels rounds to 0.
+    stream of its own (the seed's child ``stream``: 1 for ``holdout``, 2 for the uncertainty's calibration), so
+    it does not repeat the pattern of a :func:`drop_mask` made with the same seed. Returns an ``(H, W)`` bool
+    array, True = held out; none when ``fraction`` of the known pixels rounds to 0.
     """
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream,)))
     idx = np.flatnonzero(known)
     held = np.zeros(known.shape, dtype=bool)
     held.flat[rng.choice(idx, size=int(round(fraction * idx.size)), replace=False)] = True

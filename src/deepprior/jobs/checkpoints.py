@@ -28,6 +28,10 @@ class CheckpointStore:
         except OSError as e:
             raise InputError(f"cannot make the checkpoint folder {folder}: {e.strerror or e}") from None
 
+    def member(self, k: int) -> "CheckpointStore":
+        """The store of fit ``k`` of several (``uncertainty=K``): its own folder inside this one."""
+        return self if k == 0 else CheckpointStore(self.folder / f"fit-{k}", self.every)
+
     def _write(self, name: str, obj: Any) -> None:
         with atomic_path(self.folder / name) as tmp:
             torch.save(obj, tmp)

@@ -95,9 +95,10 @@ class Estimate:
 
 
 def estimate_run(net: NetConfig, fit_cfg: FitConfig, channels: int, height: int, width: int, *, tiles: int,
-                 workers: int, device: torch.device, stitched: int = 0) -> Estimate:
-    """The :class:`Estimate` of ``tiles`` fits of ``height`` x ``width`` result px, ``workers`` at a time;
-    ``stitched``: the bytes of the blended images the run keeps besides its fits."""
+                 workers: int, device: torch.device, stitched: int = 0, fits: int = 1) -> Estimate:
+    """The :class:`Estimate` of ``tiles`` fits of ``height`` x ``width`` result px, ``workers`` at a time, the
+    whole done ``fits`` times (``uncertainty=K``); ``stitched``: the bytes of the blended images the run keeps
+    besides its fits."""
     threads = torch.get_num_threads()
     try:
         # Tiles side by side share the CPU's threads, so each is timed on its share.
@@ -105,7 +106,7 @@ def estimate_run(net: NetConfig, fit_cfg: FitConfig, channels: int, height: int,
         seconds = time_step(net, fit_cfg, channels, height, width, device)
     finally:
         torch.set_num_threads(threads)
-    total = seconds * fit_cfg.iterations * math.ceil(tiles / workers)
+    total = seconds * fit_cfg.iterations * math.ceil(tiles / workers) * fits
     one = estimate_memory(net, height, width, fit_cfg.precision)
     return Estimate(estimate_step_flops(net, channels, height, width), seconds, one, total,
                     one * min(workers, tiles) + stitched)

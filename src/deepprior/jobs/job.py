@@ -7,6 +7,7 @@ and rebuilt from it (:func:`deepprior.plan_from_config`), so a result can be rer
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from .costs import Estimate, estimate_run
 from .presets import Preset, describe
 from .tasks import Task
 from .tiles import TilePlan
+from .uncertainty import calibration_pixels
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,15 @@ class Job:
             return self.fit.noise_sigma
         return self.noise.flat_blocks if self.fit.noise_model == "correlated" else self.noise.wavelet
 
+    @functools.cached_property
+    def calibration(self) -> np.ndarray | None:
+        """(H, W) bool, the measured pixels every fit leaves out to calibrate the uncertainty map; None without
+        ``fit.uncertainty`` or where the task calibrates otherwise (:mod:`.uncertainty`). Drawn once per job."""
+        if not self.fit.uncertainty:
+            return None
+        h, w = self.inputs.observation.shape[:2]
+        return calibration_pixels(self.task, np.ones((h, w), bool) if self.inputs.mask is None else self.inputs.mask)
+
     def make_operator(self, mask: np.ndarray | None) -> Operator:
         """The task's operator for the observation, or a tile of it with its part of the mask."""
         if mask is not None:
@@ -123,10 +134,11 @@ class Job:
         oh, ow, c = self.out_shape
         # A tiled run keeps sums of output, EMA and best (and the network's own three where measured pixels are
         # kept), their weight and the input at the result's size, in float32.
-        planes = (3 + (3 if self.keeps_measured else 0) + 1) * c + 1
+        kinds = 3 + (1 if self.fit.uncertainty else 0)  # output, ema, best (and the spread)
+        planes = (kinds * (2 if self.keeps_measured else 1) + 1) * c + 1
         stitched = 4 * oh * ow * planes if tiles > 1 else 0
         return estimate_run(self.net, self.fit, c, h, w, tiles=tiles, workers=self.tiling.workers,
-                            device=self.device, stitched=stitched)
+                            device=self.device, stitched=stitched, fits=max(1, self.fit.uncertainty))
 
     def to_config(self) -> dict[str, Any]:
         """The job as JSON: what a report's config.json holds; :func:`deepprior.plan_from_config` reads it."""

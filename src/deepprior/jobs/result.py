@@ -13,6 +13,7 @@ from ..imaging import metrics
 from ..imaging.io import from_tensor, to_tensor
 from .job import Job
 from .stitch import Stitcher
+from .uncertainty import calibrated_std, distance_weight, evaluate, measure_calibration
 
 _KINDS = ("output", "ema", "best")
 
@@ -24,6 +25,8 @@ class Restoration:
     ``image`` is the one the job returns (``FitConfig.result``: one of ``output``, ``ema``, ``best``);
     ``baseline`` is the corrupted input at the result's size (bicubic upsampling for super-resolution);
     ``history`` has the logged rows of every fit, each with its ``tile`` index; ``metrics`` is metrics.json.
+    ``uncertainty`` (with ``FitConfig.uncertainty``) is the map: (H, W) float32, each pixel's predicted error
+    std on the 0-1 scale (NaN in tiles an interrupted run never fitted).
     """
 
     image: np.ndarray
@@ -36,6 +39,7 @@ class Restoration:
     baseline: np.ndarray
     ground_truth: np.ndarray | None
     job: Job
+    uncertainty: np.ndarray | None = None
 
     @property
     def config(self) -> dict[str, Any]:
@@ -43,12 +47,18 @@ class Restoration:
         return self.job.to_config()
 
 
-def restoration(job: Job, stitcher: Stitcher, *, interrupted: bool, seconds: float) -> Restoration:
-    """The :class:`Restoration` of a run whose tiles ``stitcher`` holds."""
-    images = stitcher.images()
-    history = [row for o in stitcher.outcomes for row in o.history]
+def restoration(job: Job, stitcher: Stitcher, *, interrupted: bool, seconds: float,
+                images: dict[str, np.ndarray] | None = None, fits: int = 1,
+                history: list[dict[str, Any]] | None = None) -> Restoration:
+    """The :class:`Restoration` of a run whose tiles ``stitcher`` holds; ``images`` (the mean of ``fits`` fits'
+    images, spread included) and ``history`` replace the stitcher's when the run made several."""
+    images = stitcher.images() if images is None else images
+    history = [row for o in stitcher.outcomes for row in o.history] if history is None else history
     m = run_facts(job, stitcher, interrupted, seconds)
     m.update(scores(job, images, stitcher.baseline))
+    std = None
+    if "spread" in images:
+        std, m["uncertainty"] = uncertainty_map(job, images, fits)
     curve = stitcher.curve()
     if curve is not None:
         m["curve"] = curve
@@ -58,7 +68,26 @@ def restoration(job: Job, stitcher: Stitcher, *, interrupted: bool, seconds: flo
             m["oracle_iteration"] = peak["iteration"]
     return Restoration(image=images[job.fit.result], output=images["output"], ema=images["ema"],
                        best=images["best"], result=job.fit.result, history=history, metrics=m,
-                       baseline=stitcher.baseline, ground_truth=job.inputs.ground_truth, job=job)
+                       baseline=stitcher.baseline, ground_truth=job.inputs.ground_truth, job=job, uncertainty=std)
+
+
+def uncertainty_map(job: Job, images: dict[str, np.ndarray], fits: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """The calibrated map of a run and its facts (and, with a ground truth, its evaluation): the returned
+    image's spread, scaled by the left-out values' residuals of the network's own image (:mod:`.uncertainty`)."""
+    own = "own_" if job.keeps_measured else ""
+    spread, own_spread = images["spread"], images[own + "spread"]
+    if job.inputs.mask is not None:  # far inside a hole the error outgrows the spread
+        fitted = job.inputs.mask if job.calibration is None else job.inputs.mask & ~job.calibration
+        weight = distance_weight(fitted)[..., None]
+        spread, own_spread = spread * weight, own_spread * weight
+    calibration = measure_calibration(job.make_operator(job.inputs.mask), job.inputs.observation, job.calibration,
+                                      np.nan_to_num(images[own + job.fit.result]), np.nan_to_num(own_spread))
+    std, facts = calibrated_std(job.task, spread, calibration, fits)
+    if job.inputs.ground_truth is not None:
+        missing = None if job.inputs.mask is None else ~job.inputs.mask
+        if np.isfinite(std).all():  # a run with tiles never fitted has no map there to judge
+            facts["evaluation"] = evaluate(std, images[job.fit.result], job.inputs.ground_truth, missing)
+    return std, facts
 
 
 def run_facts(job: Job, stitcher: Stitcher, interrupted: bool, seconds: float) -> dict[str, Any]:

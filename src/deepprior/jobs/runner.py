@@ -64,8 +64,12 @@ def fit_tile(job: Job, tile: Tile, callbacks: Iterable[Callback], cancel: thread
     if job.fit.holdout > 0:  # in the observation's pixels: the known ones of a mask, else any
         held_np = holdout_mask(np.ones((h, w), bool) if mask is None else mask, job.fit.holdout, seed=job.seed)
         held = torch.from_numpy(held_np.astype(np.float32))[None, None].to(dev) if held_np.any() else None
+    calibration = None
+    if job.calibration is not None and job.calibration[obs_box].any():
+        calibration = torch.from_numpy(job.calibration[obs_box].astype(np.float32))[None, None].to(dev)
     gt = None if inputs.ground_truth is None else to_tensor(inputs.ground_truth[out_box], device=dev)
-    problem = Problem(to_tensor(y_np, device=dev), operator.to(dev), gt, held, keep_measured=job.fit.keep_measured)
+    problem = Problem(to_tensor(y_np, device=dev), operator.to(dev), gt, held, keep_measured=job.fit.keep_measured,
+                      calibration=calibration)
     cfg = dataclasses.replace(job.fit, noise_sigma=tile.noise_sigma)
     saving = {} if checkpoints is None else {"checkpoint": checkpoints.saver(tile.index),
                                              "resume": checkpoints.state(tile.index)}
@@ -73,6 +77,12 @@ def fit_tile(job: Job, tile: Tile, callbacks: Iterable[Callback], cancel: thread
                  callbacks=_tagged(callbacks, tile.index) + ([snapshots] if snapshots else []), **saving)
     own = {k: from_tensor(result.image(k)) for k in ("output", "ema", "best")}
     images = {k: from_tensor(problem.present(result.image(k))) for k in own} if problem.keeps_measured else own
+    if result.spread is not None:
+        spread = result.spread
+        if problem.keeps_measured:  # measured pixels handed back as measured are known exactly: no spread there
+            own["spread"] = from_tensor(spread)
+            spread = spread * (1 - problem.operator.known.to(spread))
+        images["spread"] = from_tensor(spread)
     stop_row = next((r for r in result.history if r["iteration"] >= (result.stop_iteration or result.iterations)),
                     None)
     facts = {"tile": tile.index, "y": out_box[0].start, "x": out_box[1].start, "height": out_h, "width": out_w,
@@ -110,6 +120,56 @@ def run(job: Job, *, callbacks: Iterable[Callback] = (), cancel: threading.Event
     """
     cancel = cancel if cancel is not None else threading.Event()
     start = time.perf_counter()
+    fits = max(1, job.fit.uncertainty)
+    if fits == 1:
+        stitcher = _fit_tiles(job, callbacks, cancel, on_tile, map_tiles, checkpoints, start)
+        return restoration(job, stitcher, interrupted=cancel.is_set(), seconds=time.perf_counter() - start)
+    members: list[Stitcher] = []
+    for k in range(fits):
+        if k and cancel.is_set():
+            break
+        member = job if k == 0 else dataclasses.replace(job, seed=(job.seed + k) % 2**64)
+        tagged = [_tag_fit(cb, k) for cb in callbacks]
+        store = None if checkpoints is None else checkpoints.member(k)
+        try:
+            members.append(_fit_tiles(member, tagged, cancel, on_tile, map_tiles, store, start))
+        except KeyboardInterrupt:
+            if not members:
+                raise
+            cancel.set()  # this fit had no step yet: the earlier ones stand
+    steps = [sum(o.facts["iterations"] for o in s.outcomes) for s in members]
+    # Fits cut short keep the input in their skipped tiles: only whole fits join the mean.
+    whole = [s for s in members if not s.skipped and all(o.facts["stopped_by"] != "interrupted" for o in s.outcomes)]
+    used = whole if len(whole) >= 2 else members[:1]
+    history = [{"fit": k, **row} for k, s in enumerate(members) if s in used for o in s.outcomes for row in o.history]
+    r = restoration(job, used[0], interrupted=cancel.is_set(), seconds=time.perf_counter() - start,
+                    images=ensemble(job, [s.images() for s in used]) if len(used) > 1 else None,
+                    fits=len(used), history=history)
+    r.metrics["iterations"] = sum(n for s, n in zip(members, steps) if s in used)
+    r.metrics["fits"] = [{"seed": (job.seed + k) % 2**64, "iterations": n, "averaged": s in used}
+                         for k, (s, n) in enumerate(zip(members, steps))]
+    return r
+
+
+def _tag_fit(cb: Callback, k: int) -> Callback:
+    """A callback seeing the fit's index (of ``uncertainty=K`` fits) in each row."""
+    return lambda rec: cb(dataclasses.replace(rec, row={"fit": k, **rec.row}))
+
+
+def ensemble(job: Job, images: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The mean of several fits' images; the spread is the mean of theirs plus the variance between their
+    returned images (the law of total variance), for the returned and the network's own images alike."""
+    out = {k: np.mean([im[k] for im in images], axis=0) for k in images[0]}
+    for own in ("", "own_") if job.keeps_measured else ("",):
+        returned = np.stack([im[own + job.fit.result] for im in images])
+        out[own + "spread"] = out[own + "spread"] + returned.var(axis=0, ddof=1)
+    return out
+
+
+def _fit_tiles(job: Job, callbacks: Iterable[Callback], cancel: threading.Event,
+               on_tile: Callable[[TileOutcome], None] | None, map_tiles: "TileMap | None",
+               checkpoints: CheckpointStore | None, start: float) -> Stitcher:
+    """Fit every tile of ``job`` (one fit of the image) and blend them as they finish."""
     stitcher = Stitcher(job)
     tiles = job.tiling.tiles
     shared = Snapshots.budget() if job.inputs.ground_truth is not None and len(tiles) > 1 else None
@@ -137,7 +197,7 @@ def run(job: Job, *, callbacks: Iterable[Callback] = (), cancel: threading.Event
         _side_by_side(tiles, job.tiling.workers, one, done, cancel)
     if not stitcher.outcomes:
         raise KeyboardInterrupt  # interrupted before any fit had a step to show
-    return restoration(job, stitcher, interrupted=cancel.is_set(), seconds=time.perf_counter() - start)
+    return stitcher
 
 
 def _in_order(tiles: tuple[Tile, ...], one: Callable[[Tile], TileOutcome | None],

@@ -35,7 +35,8 @@ class Stitcher:
         h, w, c = job.out_shape
         obs = job.inputs.observation
         self.baseline = bicubic_upsample(obs, job.scale) if job.scale else obs
-        kinds = _KINDS + (tuple(f"own_{k}" for k in _KINDS) if job.keeps_measured else ())
+        kinds = _KINDS + (("spread",) if job.fit.uncertainty else ())
+        kinds += tuple(f"own_{k}" for k in kinds) if job.keeps_measured else ()
         self.sums = {k: np.zeros((h, w, c), np.float32) for k in kinds}
         self.weight = np.zeros((h, w, 1), np.float32)
         self.outcomes: list[TileOutcome] = []  # fitted tiles, their images dropped once blended
@@ -53,8 +54,8 @@ class Stitcher:
         box = tile.result(self.job.factor)
         wt = self._weights(tile)
         for k in self.sums:
-            if outcome is None:
-                part = self.baseline[box]
+            if outcome is None:  # a skipped tile keeps the input, and nothing is known of its error
+                part = np.float32(np.nan) if k.endswith("spread") else self.baseline[box]
             elif k.startswith("own_"):
                 part = outcome.own[k[4:]]
             else:
@@ -70,8 +71,8 @@ class Stitcher:
             self.placed.append((tile, wt, outcome))
 
     def images(self) -> dict[str, np.ndarray]:
-        """output, ema, best as returned, and (own_output, own_ema, own_best) the network's own where the
-        measured pixels were kept."""
+        """output, ema, best as returned (and spread, the fits' per-value variance, with
+        ``FitConfig.uncertainty``), and own_* the network's own where the measured pixels were kept."""
         return {k: v / self.weight for k, v in self.sums.items()}
 
     def curve(self) -> list[dict[str, float]] | None:

@@ -1,4 +1,5 @@
-"""A run's report folder: metrics.json, history.csv, config.json, curves.png, comparison.png (docs/report.md)."""
+"""A run's report folder: metrics.json, history.csv, config.json, curves.png, comparison.png, and with an
+uncertainty map uncertainty.npy, uncertainty.png and (with a ground truth) reliability.png (docs/report.md)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,20 @@ from typing import Any
 
 import numpy as np
 
-from .files import REPORT_FILES, write_history, write_json
-from .plots import caption, plot_comparison, plot_curves
+from ..imaging.io import atomic_path
+from .files import REPORT_FILES, UNCERTAINTY_FILES, write_history, write_json
+from .plots import caption, overlay, plot_comparison, plot_curves, plot_reliability, plot_uncertainty
 
 
 def write_report(folder: pathlib.Path, *, metrics: dict[str, Any], config: dict[str, Any],
                  history: list[dict[str, Any]], observation: np.ndarray, result: np.ndarray,
                  ground_truth: np.ndarray | None = None,
-                 extra: list[tuple[str, np.ndarray]] = ()) -> list[pathlib.Path]:
+                 extra: list[tuple[str, np.ndarray]] = (),
+                 uncertainty: np.ndarray | None = None) -> list[pathlib.Path]:
     """Write every report file into ``folder`` (created if needed); returns the paths written.
 
     ``observation`` is the corrupted input at the result's size; ``extra`` adds panels to the comparison figure
-    (classical methods, scored from ``metrics["compare"]``).
+    (classical methods, scored from ``metrics["compare"]``); ``uncertainty`` is the run's map (H x W).
     """
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / name for name in REPORT_FILES]
@@ -37,7 +40,19 @@ def write_report(folder: pathlib.Path, *, metrics: dict[str, Any], config: dict[
     panels.append((caption(f"restored ({metrics['result']})", metrics.get(metrics["result"])), result))
     for name, img in extra:
         panels.append((caption(name, metrics.get("compare", {}).get(name)), img))
+    if uncertainty is not None:
+        panels.append(("uncertainty over the result\n(bright: invented)", overlay(result, uncertainty)))
     plot_comparison(paths[4], panels, title)
+    if uncertainty is not None:
+        paths += [folder / name for name in UNCERTAINTY_FILES]
+        with atomic_path(paths[5]) as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, uncertainty.astype(np.float32))
+        plot_uncertainty(paths[6], uncertainty, f"{metrics['task']}: where the result was invented")
+        evaluation = metrics.get("uncertainty", {}).get("evaluation")
+        if evaluation and "bins" in evaluation:
+            paths.append(folder / "reliability.png")
+            plot_reliability(paths[7], evaluation, metrics["task"])
     return paths
 
 

@@ -12,6 +12,8 @@ from typing import Any
 from ..imaging.io import atomic_write_text
 
 REPORT_FILES = ("metrics.json", "history.csv", "config.json", "curves.png", "comparison.png")
+#: Added with an uncertainty map (and reliability.png when the run had a ground truth).
+UNCERTAINTY_FILES = ("uncertainty.npy", "uncertainty.png")
 
 
 def _clean(value: Any) -> Any:

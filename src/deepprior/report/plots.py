@@ -110,6 +110,55 @@ def plot_comparison(path: pathlib.Path, panels: list[tuple[str, np.ndarray]], ti
     _save_fig(fig, path)
 
 
+def overlay(image: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """The image in grey, tinted by the map (magma colours, opacity rising with the predicted error up to its
+    99th percentile): what a reader sees as 'invented here'."""
+    from matplotlib import colormaps
+
+    grey = np.clip(image, 0, 1).mean(axis=2, keepdims=True) if image.ndim == 3 else np.clip(image, 0, 1)[..., None]
+    top = float(np.nanpercentile(std, 99)) if np.isfinite(std).any() else 0.0
+    level = np.clip(np.nan_to_num(std, nan=top) / top, 0, 1)[..., None] if top > 0 else np.zeros((*std.shape, 1))
+    tint = colormaps["magma"](level[..., 0])[..., :3]
+    alpha = 0.75 * level
+    return (grey * (1 - alpha) + tint * alpha).astype(np.float32)
+
+
+def plot_uncertainty(path: pathlib.Path, std: np.ndarray, title: str = "") -> None:
+    """uncertainty.png: the map in colour with its scale (the predicted error std, in 0-255 grey levels)."""
+    plt = _pyplot()
+    h, w = std.shape
+    fig, ax = plt.subplots(figsize=(min(9.0, 2.0 + 6.0 * w / max(h, w)), min(7.0, 1.0 + 6.0 * h / max(h, w))))
+    shown = ax.imshow(std * 255, cmap="magma", vmin=0, interpolation="nearest")
+    ax.axis("off")
+    fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label="predicted error std (0-255 levels)")
+    _finish(fig, title)
+    _save_fig(fig, path)
+
+
+def plot_reliability(path: pathlib.Path, evaluation: dict[str, Any], title: str = "") -> None:
+    """reliability.png: predicted against actual error in bins of predicted variance (on the diagonal: calibrated),
+    over all pixels and, for a masked input, over the missing ones."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    sets = [("all pixels", evaluation)] + ([("missing pixels", evaluation["missing"])] if "missing" in evaluation
+                                           else [])
+    top = 1e-6
+    for name, ev in sets:
+        bins = [b for b in ev.get("bins", []) if b["predicted_variance"] > 0]
+        if not bins:
+            continue
+        pred = [255 * b["predicted_variance"] ** 0.5 for b in bins]
+        real = [255 * b["mse"] ** 0.5 for b in bins]
+        top = max(top, *pred, *real)
+        ax.plot(pred, real, "o-", label=f"{name}: ratio {ev['calibration_ratio']:.2f}, "
+                                        f"Spearman 7x7 {ev['spearman_7x7']:.2f}")
+    ax.plot([0, top], [0, top], "--", color="gray", lw=0.8, label="calibrated")
+    ax.set(xlabel="predicted error std (0-255)", ylabel="actual RMS error (0-255)", title="reliability")
+    ax.legend(fontsize=7)
+    _finish(fig, title)
+    _save_fig(fig, path)
+
+
 def _save_fig(fig: Any, path: pathlib.Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")

@@ -48,19 +48,22 @@ class Request:
     sigma: float = 25.0
     quality: int = 10
     kernel: str = "gaussian:1.6"
+    uncertainty: bool = False
 
     def settings(self) -> dict[str, Any]:
-        """``steps``: "auto" stops by itself (the preset's bound); a number runs exactly that many steps."""
+        """``steps``: "auto" stops by itself (the preset's bound); a number runs exactly that many steps. The
+        uncertainty box asks for the one-fit map (``uncertainty=1``, nearly free)."""
+        extra = {"uncertainty": 1} if self.uncertainty else {}
         text = str(self.steps).strip().lower()
         if text in ("", "auto"):
-            return {"stop": "auto"}
+            return {"stop": "auto", **extra}
         try:
             n = int(float(text))
         except ValueError:
             raise InputError(f"steps must be auto or a number of steps, not {self.steps!r}") from None
         if n < 1 or n > 100_000:
             raise InputError(f"steps must be between 1 and 100000, not {n}")
-        return {"iterations": n, "stop": "none"}
+        return {"iterations": n, "stop": "none", **extra}
 
     def seed_value(self) -> int:
         try:

@@ -21,6 +21,8 @@ from .workspace import Workspace
 
 POLL_S = 0.25  # how often a run's handler looks at the run; a preview goes out only when a new one is there
 KEEP = object()  #: "leave this widget as it is"
+#: What the finished run's picture can show (the toggle over the result).
+RESTORED, INVENTED = "restored", "uncertainty over it (bright: invented)"
 
 
 class Runs:
@@ -137,6 +139,7 @@ class Handlers:
             return
         live = LiveRun(job, every=every).start()
         self.runs.put(session, live)
+        yield {"status": "Starting...", "view": False, "views": {}}  # the last run's toggle goes
         try:
             yield from self._watch(live)
             view = live.wait()
@@ -153,7 +156,10 @@ class Handlers:
                "curves": curves(result.history),
                "slider": (before(job, result.baseline), rgb(to_uint8(result.image))), "table": out.table,
                "gallery": [(rgb(to_uint8(img)), name) for name, img in out.panels],
-               "files": [str(out.image), str(out.report_zip)]}
+               "files": [str(out.image), str(out.report_zip)],
+               "view": out.overlay is not None,
+               "views": {RESTORED: rgb(to_uint8(result.image)),
+                         **({} if out.overlay is None else {INVENTED: out.overlay})}}
 
     def _watch(self, live: LiveRun) -> Iterator[dict[str, Any]]:
         seen, told = -1, 0.0

@@ -11,7 +11,7 @@ import torch
 
 from ..jobs.tasks import MASK_TASKS
 from .form import TASKS, Request, split_task
-from .handlers import KEEP, Handlers
+from .handlers import INVENTED, KEEP, RESTORED, Handlers
 from .uploads import Limits
 from .workspace import Workspace
 
@@ -69,6 +69,8 @@ def _form(limits: Limits, every: int) -> dict[str, Any]:
         f["device"] = gr.Dropdown(devices, value="auto", label="device")
         f["every"] = gr.Slider(1, 200, every, step=1, label="show the output every K steps")
         f["compare"] = gr.Checkbox(False, label="also run the classical methods (CBM3D, biharmonic, bicubic...)")
+    f["uncertainty"] = gr.Checkbox(False, label="show where the result was invented (uncertainty map, nearly free)",
+                                   elem_id="uncertainty")
     with gr.Row():
         f["run"] = gr.Button("Restore", variant="primary", elem_id="run")
         f["cancel"] = gr.Button("Cancel", variant="stop", elem_id="cancel")
@@ -82,6 +84,8 @@ def _outputs() -> dict[str, Any]:
         o["preview"] = gr.Image(label="live: the output (EMA)", interactive=False, elem_id="preview",
                                 format="png")
         o["curves"] = gr.LinePlot(x="step", y="dB", color="curve", label="PSNR curves", elem_id="curves")
+    o["view"] = gr.Radio([RESTORED, INVENTED], value=RESTORED, label="show", visible=False, elem_id="view")
+    o["views"] = gr.State({})
     o["slider"] = gr.ImageSlider(label="before / after (drag; fullscreen to zoom)", interactive=False,
                                  format="png", elem_id="slider")
     o["table"] = gr.Markdown(elem_id="metrics")
@@ -95,7 +99,7 @@ def _keep(value: Any) -> Any:
     return gr.update() if value is KEEP else value
 
 
-RUN_OUTPUTS = ("status", "preview", "curves", "slider", "table", "gallery", "files")
+RUN_OUTPUTS = ("status", "preview", "curves", "slider", "table", "gallery", "files", "view", "views")
 
 
 def _wire(demo: gr.Blocks, h: Handlers, image: gr.State, f: dict[str, Any], o: dict[str, Any],
@@ -110,11 +114,11 @@ def _wire(demo: gr.Blocks, h: Handlers, image: gr.State, f: dict[str, Any], o: d
     f["make_mask"].click(lambda *a: tuple(map(_keep, h.make_mask(*a))),
                          [image, f["mask_kind"], f["mask_text"], f["font_size"], f["holes"], f["drop"],
                           f["seed"]], [f["editor"], o["status"]], concurrency_limit=None)
-    names = ("task", "preset", "steps", "seed", "device", "simulate", "sigma", "quality", "kernel")
+    names = ("task", "preset", "steps", "seed", "device", "simulate", "sigma", "quality", "kernel", "uncertainty")
 
     def restore(img, editor, compare, every, task, preset, steps, seed, device, simulate, sigma, quality, kernel,
-                request: gr.Request):  # gradio passes the request by its annotation, so no *args here
-        req = Request(task, preset, steps, seed, device, simulate, sigma, quality, kernel)
+                uncertainty, request: gr.Request):  # gradio passes the request by its annotation, so no *args here
+        req = Request(task, preset, steps, seed, device, simulate, sigma, quality, kernel, bool(uncertainty))
         try:
             for update in h.restore(request.session_hash, img, editor, req, bool(compare), int(every)):
                 yield tuple(_shown(k, update[k]) if k in update else gr.update() for k in RUN_OUTPUTS)
@@ -128,6 +132,9 @@ def _wire(demo: gr.Blocks, h: Handlers, image: gr.State, f: dict[str, Any], o: d
         return h.cancel(request.session_hash)
 
     f["cancel"].click(cancel, None, [o["status"]], queue=False)
+    # The toggle over the finished result: the restored image or the uncertainty map laid over it.
+    o["view"].change(lambda choice, views: views.get(choice, gr.update()), [o["view"], o["views"]],
+                     [o["preview"]], concurrency_limit=None)
 
     def leave(request: gr.Request):
         h.leave(request.session_hash)
@@ -136,8 +143,12 @@ def _wire(demo: gr.Blocks, h: Handlers, image: gr.State, f: dict[str, Any], o: d
 
 
 def _shown(key: str, value: Any) -> Any:
-    """The classical methods' gallery shows only when they ran."""
-    return gr.update(value=value, visible=bool(value)) if key == "gallery" else value
+    """The classical methods' gallery shows only when they ran, the toggle only when there is a map."""
+    if key == "gallery":
+        return gr.update(value=value, visible=bool(value))
+    if key == "view":
+        return gr.update(value=RESTORED, visible=bool(value))
+    return value
 
 
 def _task_widgets(choice: str) -> tuple[Any, Any]:

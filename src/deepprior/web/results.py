@@ -9,10 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..imaging.io import save_image
+from ..imaging.io import save_image, to_uint8
 from ..jobs import Job, Restoration
 from ..jobs.compare import compare_classical
 from ..report import write_report
+from ..report.plots import overlay
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Outputs:
     report_zip: pathlib.Path
     table: str
     panels: list[tuple[str, np.ndarray]]
+    overlay: np.ndarray | None = None  # the uncertainty map over the result (8-bit RGB), when the run made one
 
 
 def finish(job: Job, result: Restoration, folder: pathlib.Path, compare: bool) -> Outputs:
@@ -35,10 +37,11 @@ def finish(job: Job, result: Restoration, folder: pathlib.Path, compare: bool) -
     config = {**job.to_config(), "inputs": {"source": "web page upload", "compare": compare}}
     write_report(report, metrics=result.metrics, config=config, history=result.history,
                  observation=result.baseline, result=result.image, ground_truth=result.ground_truth,
-                 extra=panels)
+                 extra=panels, uncertainty=result.uncertainty)
     save_image(result.image, report / "restored.png")
     archive = pathlib.Path(shutil.make_archive(str(folder / "report"), "zip", root_dir=report))
-    return Outputs(image, archive, metrics_table(result.metrics), panels)
+    shown = None if result.uncertainty is None else to_uint8(overlay(result.image, result.uncertainty))
+    return Outputs(image, archive, metrics_table(result.metrics), panels, shown)
 
 
 def metrics_table(m: dict) -> str:
@@ -66,4 +69,10 @@ def metrics_table(m: dict) -> str:
     if noise and noise.get("sigma"):
         facts.append(f"noise: std {noise['sigma'] * 255:.1f} (0-255), {noise['model']}"
                      + (" (estimated)" if noise.get("estimated") else ""))
+    u = m.get("uncertainty")
+    if u:
+        judged = u.get("evaluation", {})
+        facts.append(f"uncertainty: RMS predicted error {u['rms_std'] * 255:.1f} grey levels ({u['method']})"
+                     + (f", rank correlation with the true error {judged['spearman_7x7']:.2f}, calibration ratio "
+                        f"{judged['calibration_ratio']:.2f}" if "spearman_7x7" in judged else ""))
     return "\n".join(rows) + "\n\n" + "; ".join(facts)
