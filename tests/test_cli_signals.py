@@ -47,3 +47,23 @@ def test_a_signal_keeps_the_result_and_the_report(tmp_path, noisy_png, tiles, fi
     assert image_info(tmp_path / "out.png") == (SIZE, "RGB")
     m = json.loads((tmp_path / "rep" / "metrics.json").read_text())
     assert m["stopped_by"] == "interrupted" and m["interrupted"] is True and 1 <= m["iterations"] < 100000
+
+
+def test_a_run_under_nohup_outlives_its_terminal(tmp_path, noisy_png):
+    """SIGHUP ignored at start (as nohup leaves it) stays ignored; SIGTERM still stops the run cleanly."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "deepprior", "denoise", str(noisy_png), "-o", "out.png",
+                             "--iters", "100000", "--log-every", "1", "--channels-down", "8x2", "--channels-up",
+                             "8x2", "--channels-skip", "2x2", "--input-channels", "4"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    try:
+        _wait_for(proc.stderr, "it/s")
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        assert proc.poll() is None, "SIGHUP stopped a run started with it ignored"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143 and "interrupted (SIGTERM)" in err

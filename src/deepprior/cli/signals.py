@@ -11,11 +11,15 @@ _state = {"signum": int(signal.SIGINT)}
 
 
 def install() -> None:
-    """Turn SIGTERM and SIGHUP into KeyboardInterrupt in the main thread (where the fit or its wait runs)."""
+    """Turn SIGTERM and SIGHUP into KeyboardInterrupt in the main thread (where the fit or its wait runs).
+
+    A signal the process was started with ignored stays ignored: ``nohup deepprior ...`` must outlive the
+    terminal it was started from (its SIGHUP), as nohup promises."""
     if threading.current_thread() is not threading.main_thread():
         return
     for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _raise)
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, _raise)
 
 
 def _raise(signum: int, frame: object) -> None:
