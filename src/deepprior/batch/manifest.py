@@ -5,11 +5,11 @@ manifest names images by their path relative to the input folder, so the batch m
 
 from __future__ import annotations
 
-import json
-import os
 import pathlib
 import threading
 from typing import Any
+
+from ..imaging.io import append_json_line, read_json_lines
 
 NAME = "manifest.jsonl"
 
@@ -24,23 +24,9 @@ class Manifest:
     def done(self) -> dict[str, dict[str, Any]]:
         """Input name (relative to the input folder) -> its last ``ok`` record, from earlier runs (a line a
         kill cut short is ignored)."""
-        found: dict[str, dict[str, Any]] = {}
-        if not self.path.is_file():
-            return found
-        for line in self.path.read_text().splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # the line a kill cut short
-            if isinstance(rec, dict) and rec.get("status") == "ok" and rec.get("input"):
-                found[rec["input"]] = rec
-        return found
+        return {rec["input"]: rec for rec in read_json_lines(self.path)
+                if rec.get("status") == "ok" and rec.get("input")}
 
     def write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, default=str) + "\n"
         with self.lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a") as f:
-                f.write(line)
-                f.flush()
-                os.fsync(f.fileno())
+            append_json_line(self.path, record)

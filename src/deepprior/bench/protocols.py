@@ -9,8 +9,6 @@ images so a protocol finishes on 2 CPU cores in minutes; the full form is meant 
 
 from __future__ import annotations
 
-import json
-import os
 import pathlib
 import statistics
 import time
@@ -23,7 +21,7 @@ import numpy as np
 from ..classical.compare import run_classical
 from ..errors import InputError
 from ..imaging.degrade import add_noise, centre_crop_multiple, downscale_image
-from ..imaging.io import load_image
+from ..imaging.io import append_json_line, load_image, read_json_lines
 from ..imaging.masks import load_mask
 from ..jobs import get_task, restore
 from .tables import summarize
@@ -130,7 +128,8 @@ def run_protocol(name: str, data: pathlib.Path, *, quick: bool, seeds: int = 1, 
         rows.append(_row(p, path, seed, r, time.perf_counter() - start, obs, extra, sigma))
         spent.append(time.perf_counter() - start)
         row = rows[-1]
-        _append(rows_file, {**key, "row": row})
+        if rows_file is not None:
+            append_json_line(rows_file, {**key, "row": row})
         left = sum(1 for path_, seed_ in todo[n:] if (_stem(path_), seed_) not in done)
         eta = f", about {statistics.fmean(spent) * left / 60:.0f} min left" if left else ""
         progress(f"{name} [{n}/{len(todo)}] {row['image']} seed {seed}: input {row['input']:.2f}, fixed "
@@ -142,27 +141,10 @@ def run_protocol(name: str, data: pathlib.Path, *, quick: bool, seeds: int = 1, 
 
 def _done_rows(path: pathlib.Path | None, key: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]:
     """The rows an earlier run of the same settings left in ``path`` (a line cut short by a kill is skipped)."""
-    done: dict[tuple[str, int], dict[str, Any]] = {}
-    if path is None or not path.is_file():
-        return done
-    for line in path.read_text().splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if all(entry.get(k) == v for k, v in key.items()):
-            done[entry["row"]["image"], int(entry["row"]["seed"])] = entry["row"]
-    return done
-
-
-def _append(path: pathlib.Path | None, entry: dict[str, Any]) -> None:
     if path is None:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        f.write(json.dumps(entry) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+        return {}
+    return {(e["row"]["image"], int(e["row"]["seed"])): e["row"] for e in read_json_lines(path)
+            if "row" in e and all(e.get(k) == v for k, v in key.items())}
 
 
 def _row(p: Protocol, path: pathlib.Path, seed: int, r: Any, seconds: float, obs: np.ndarray,

@@ -20,6 +20,7 @@ image carries no orientation tag: its pixels are upright.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pathlib
 import tempfile
@@ -194,6 +195,32 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` as UTF-8 to ``path`` atomically (temporary file, then rename)."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def append_json_line(path: str | os.PathLike, record: dict) -> None:
+    """Append ``record`` as one JSON line and sync it to disk, so a process killed at any moment leaves every
+    line it wrote before (the batch's manifest, a bench run's rows)."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(record, default=str) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_json_lines(path: str | os.PathLike) -> Iterator[dict]:
+    """The records of a JSON-lines file written by :func:`append_json_line`, in order; a line a kill cut short
+    (or anything but an object) is skipped, a missing file has none."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        return
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict):
+            yield rec
 
 
 def _format_for(path: pathlib.Path) -> str:

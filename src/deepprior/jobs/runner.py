@@ -32,10 +32,11 @@ from .stitch import Stitcher
 from .tiles import Tile
 
 
-def _tagged(callbacks: Iterable[Callback], n: int) -> list[Callback]:
-    """The caller's callbacks, seeing the tile index in each row."""
+def _tagged(callbacks: Iterable[Callback], n: int, key: str = "tile") -> list[Callback]:
+    """The caller's callbacks, seeing the tile's index (or ``key``'s: the fit's, of ``uncertainty=K`` fits) in
+    each row."""
     def tag(cb: Callback) -> Callback:
-        return lambda rec: cb(dataclasses.replace(rec, row={"tile": n, **rec.row}))
+        return lambda rec: cb(dataclasses.replace(rec, row={key: n, **rec.row}))
     return [tag(cb) for cb in callbacks]
 
 
@@ -120,16 +121,22 @@ def run(job: Job, *, callbacks: Iterable[Callback] = (), cancel: threading.Event
     """
     cancel = cancel if cancel is not None else threading.Event()
     start = time.perf_counter()
-    fits = max(1, job.fit.uncertainty)
-    if fits == 1:
+    if job.fit.uncertainty <= 1:
         stitcher = _fit_tiles(job, callbacks, cancel, on_tile, map_tiles, checkpoints, start)
         return restoration(job, stitcher, interrupted=cancel.is_set(), seconds=time.perf_counter() - start)
+    return _run_fits(job, callbacks, cancel, on_tile, map_tiles, checkpoints, start)
+
+
+def _run_fits(job: Job, callbacks: Iterable[Callback], cancel: threading.Event,
+              on_tile: Callable[[TileOutcome], None] | None, map_tiles: "TileMap | None",
+              checkpoints: CheckpointStore | None, start: float) -> Restoration:
+    """``uncertainty=K``: the job fitted K times with seeds seed, seed + 1, ...; the whole fits averaged."""
     members: list[Stitcher] = []
-    for k in range(fits):
+    for k in range(job.fit.uncertainty):
         if k and cancel.is_set():
             break
         member = job if k == 0 else dataclasses.replace(job, seed=(job.seed + k) % 2**64)
-        tagged = [_tag_fit(cb, k) for cb in callbacks]
+        tagged = _tagged(callbacks, k, key="fit")
         store = None if checkpoints is None else checkpoints.member(k)
         try:
             members.append(_fit_tiles(member, tagged, cancel, on_tile, map_tiles, store, start))
@@ -149,11 +156,6 @@ def run(job: Job, *, callbacks: Iterable[Callback] = (), cancel: threading.Event
     r.metrics["fits"] = [{"seed": (job.seed + k) % 2**64, "iterations": n, "averaged": s in used}
                          for k, (s, n) in enumerate(zip(members, steps))]
     return r
-
-
-def _tag_fit(cb: Callback, k: int) -> Callback:
-    """A callback seeing the fit's index (of ``uncertainty=K`` fits) in each row."""
-    return lambda rec: cb(dataclasses.replace(rec, row={"fit": k, **rec.row}))
 
 
 def ensemble(job: Job, images: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -52,8 +52,10 @@ def distance_weight(fitted: np.ndarray) -> np.ndarray:
 
 
 def calibrates_on_pixels(task: Task) -> bool:
-    """Whether the map is scaled by left-out measured values (noise-free observations) or by the task factor."""
-    return not task.noisy and task.name in FACTOR and task.name not in ("dejpeg", "flash")
+    """Whether the map is scaled by left-out measured values or by the task factor alone: only a noise-free
+    observation through an operator that loses something (a mask, a downsampling) has measured values that
+    tell the error; an identity's observation (a JPEG, a no-flash photo) differs from the answer everywhere."""
+    return not task.noisy and task.operator != "identity"
 
 
 def calibration_pixels(task: Task, known: np.ndarray) -> np.ndarray | None:
