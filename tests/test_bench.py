@@ -1,6 +1,8 @@
 """The bench protocols on a fake data folder of tiny images (3 steps: checks plumbing, not quality)."""
 
+import dataclasses
 import json
+import math
 
 import numpy as np
 import pytest
@@ -62,6 +64,9 @@ def test_the_fast_preset_runs_as_it_is_tiles_included(data, monkeypatch):
     assert row["tiles"] == 2 and row["size"] == "128x128" and row["fixed_iterations"] == 60
     assert row["auto_rule"] in ("cap x2", "discrepancy x2") and row["auto_seconds"] <= row["fixed_seconds"]
     assert row["fixed"] > row["input"] + 3
+    # Tile by tile: each tile's returned step against its own best (over whole tiles, edges the blend fades out
+    # included, so under the blended image's score).
+    assert row["tile_oracle"] >= row["tile_auto"] > row["input"] + 3 and row["tile_auto"] < row["auto"]
 
 
 def test_inpaint11_masks_and_errors(data):
@@ -92,3 +97,50 @@ def test_a_bench_run_goes_on_with_the_images_it_had_left(data, tmp_path):
     other = run_protocol("denoise9-25", data, quick=False, images=1, iterations=4, preset="fast",
                          progress=said.append, rows_file=rows)  # other settings: fitted again
     assert other["rows"][0]["fixed_iterations"] == 4
+
+
+def test_past_stop_ends_each_fit_after_its_rule_fired_and_leaves_the_fixed_column_empty(data, monkeypatch):
+    from deepprior.bench import protocols
+
+    quicker = dataclasses.replace(protocols.PROTOCOLS["denoise9-25"], settings={"stop_patience": 150})
+    monkeypatch.setitem(protocols.PROTOCOLS, "denoise9-25", quicker)
+    res = run_protocol("denoise9-25", data, quick=False, images=1, iterations=2000, preset="fast",
+                       progress=lambda s: None, past_stop=1.5)
+    (row,) = res["rows"]
+    fired = row["auto_iteration"]
+    assert row["auto_rule"] == "discrepancy" and row["fixed"] is None
+    # At the first logged step (every 25) at 1.5x the stop's step, and at least the patience past it.
+    assert row["fixed_iterations"] == math.ceil(max(1.5 * fired, fired + 150) / 25) * 25 < 2000
+    assert row["oracle"] >= row["auto"] - 1e-9 and row["auto_seconds"] < row["fixed_seconds"]
+    table = markdown(res)
+    assert f"| - ({row['fixed_iterations']}) |" in table and "1.5x the step where its rule fired" in table
+
+
+def test_the_auto_time_of_a_tiled_run_lays_each_tiles_time_to_its_stop_on_the_workers():
+    from deepprior.bench.protocols import auto_seconds
+
+    tiles = [{"started": 0.5 + i, "stop_seconds": s} for i, s in enumerate([5.0, 3.0, 4.0, 2.0])]
+    # Two workers from 0.5 s: tiles 0 and 1 at once, tile 2 after tile 1 (3.5 s), tile 3 after tile 0 (5.5 s).
+    assert auto_seconds({"per_tile": tiles, "workers": 2}) == pytest.approx(7.5)
+    assert auto_seconds({"per_tile": tiles[:1], "workers": 2}) == pytest.approx(5.5)
+
+
+def test_a_signal_stops_the_bench_with_its_finished_images_kept(data, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "deepprior", "bench", "denoise9-25", "--data", str(data),
+                             "--preset", "fast", "--past-stop", "1", "--out", str(tmp_path / "out")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stderr.readline()  # F16 is done: lena is being fitted
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert "[1/2] F16" in first and proc.returncode == 143, err
+    assert "bench interrupted (SIGTERM): 1 finished images are in" in err and "Traceback" not in err
+    assert len((tmp_path / "out" / "denoise9-25.rows.jsonl").read_text().splitlines()) == 1
