@@ -136,7 +136,7 @@ def test_a_signal_stops_the_bench_with_its_finished_images_kept(data, tmp_path):
                              "--preset", "fast", "--past-stop", "1", "--out", str(tmp_path / "out")],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        first = proc.stderr.readline()  # F16 is done: lena is being fitted
+        first = proc.stderr.readline()  # F16 is done: lena is being planned or fitted
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -144,3 +144,23 @@ def test_a_signal_stops_the_bench_with_its_finished_images_kept(data, tmp_path):
     assert "[1/2] F16" in first and proc.returncode == 143, err
     assert "bench interrupted (SIGTERM): 1 finished images are in" in err and "Traceback" not in err
     assert len((tmp_path / "out" / "denoise9-25.rows.jsonl").read_text().splitlines()) == 1
+
+
+def test_a_fit_cut_short_writes_no_row(data, tmp_path, monkeypatch):
+    import threading
+
+    from deepprior.bench import protocols
+
+    real_run = protocols.run
+
+    def cut_short(job, callbacks):  # as Ctrl-C in the middle of the fit
+        cancel = threading.Event()
+        return real_run(job, callbacks=[*callbacks, lambda rec: cancel.set() if rec.row["iteration"] >= 20 else None],
+                        cancel=cancel)
+
+    monkeypatch.setattr(protocols, "run", cut_short)
+    rows = tmp_path / "rows.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        run_protocol("denoise9-25", data, quick=False, images=1, iterations=500, preset="fast",
+                     progress=lambda s: None, rows_file=rows)
+    assert not rows.exists() or rows.read_text() == ""
