@@ -31,10 +31,11 @@ def test_denoise_with_gt_and_report(run, tmp_path, noisy_png, clean_png):
 
     m = json.loads((rep / "metrics.json").read_text())
     assert m["task"] == "denoise" and m["iterations"] == 3 and m["device"] == "cpu" and m["seed"] == 0
-    assert m["result"] == "best" and m["seconds"] >= 0
+    assert m["result"] == "combined" and m["method"]["dip_result"] == "best" and m["seconds"] >= 0
+    assert "combined: the mean of DIP's result (DIP alone" in res.out
     assert m["stopped_by"] == "iterations" and m["stop_rule"] is None  # --iters N: fixed count, rule never fired
     assert m["oracle_psnr"] >= max(m["output"]["gt"]["psnr"], m["ema"]["gt"]["psnr"]) - 0.05
-    for name in ("output", "ema", "best"):
+    for name in ("output", "ema", "best", "combined"):
         assert set(m[name]) == {"observation", "gt"}
         for ref in ("observation", "gt"):
             assert set(m[name][ref]) == {"psnr", "ssim", "mse"}

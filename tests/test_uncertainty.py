@@ -149,9 +149,10 @@ def test_a_cancel_in_a_later_fit_keeps_the_whole_fits_before_it(one_torch_thread
         if rec.row["fit"] == 2 and rec.row["iteration"] >= 20:
             cancel.set()
 
-    job = deepprior.plan(y, "denoise", seed=0, iterations=40, stop="none", uncertainty=3, **FAST)
+    job = deepprior.plan(y, "denoise", seed=0, iterations=40, stop="none", uncertainty=3, method="dip", **FAST)
     r = deepprior.run(job, callbacks=[stop_in_the_third], cancel=cancel)
     assert [f["averaged"] for f in r.metrics["fits"]] == [True, True, False]
     assert r.metrics["uncertainty"]["fits"] == 2 and r.metrics["interrupted"] is True
-    one = [deepprior.restore(y, "denoise", seed=s, iterations=40, stop="none", **FAST).image for s in (0, 1)]
+    one = [deepprior.restore(y, "denoise", seed=s, iterations=40, stop="none", method="dip", **FAST).image
+           for s in (0, 1)]
     np.testing.assert_allclose(r.image, (one[0] + one[1]) / 2, atol=1e-6)

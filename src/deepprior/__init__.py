@@ -12,7 +12,7 @@ Examples
 >>> r = deepprior.restore(noisy, "denoise", iterations=2, channels_down=(8, 8), channels_up=(8, 8),
 ...                       channels_skip=(2, 2), input_channels=4)
 >>> r.image.shape, r.result, r.metrics["tiles"]
-((48, 48, 3), 'best', 1)
+((48, 48, 3), 'combined', 1)
 """
 
 from .config import FitConfig, NetConfig

@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..imaging.degrade import add_noise, centre_crop_multiple, downscale_image
 from ..imaging.io import append_json_line, load_image, read_json_lines
 from ..imaging.masks import load_mask
-from ..jobs import get_task, plan, run
+from ..jobs import get_preset, get_task, plan, run
 from .tables import summarize
 
 _DENOISE9 = {"F16": 33.69, "baboon": 24.51, "hill": 32.09, "kodim01": 28.44, "kodim02": 32.71, "kodim03": 33.79,
@@ -117,8 +117,10 @@ def run_protocol(name: str, data: pathlib.Path, *, quick: bool, seeds: int = 1, 
                          setting="data")
     count = images or (p.quick_images if quick else len(paths))
     crop = p.quick_crop if quick else None
+    method = p.settings.get("method", get_preset(p.task, None, preset).fit.method if p.task == "denoise" else "dip")
+    # Rows of runs before the combined method (or of DIP alone) have no combined column: they are not this run's.
     key = {"protocol": name, "quick": quick, "preset": preset, "iterations": iterations, "crop": crop,
-           **({} if past_stop is None else {"past_stop": past_stop})}
+           **({} if past_stop is None else {"past_stop": past_stop}), **({} if method == "dip" else {"method": method})}
     done = _done_rows(rows_file, key)
     todo = [(path, seed) for path in paths[:count] for seed in range(seeds)]
     rows, spent = [], []
@@ -145,7 +147,8 @@ def run_protocol(name: str, data: pathlib.Path, *, quick: bool, seeds: int = 1, 
         eta = f", about {statistics.fmean(spent) * left / 60:.0f} min left" if left else ""
         fixed = "" if row["fixed"] is None else f"fixed {row['fixed']:.2f}, "
         progress(f"{name} [{n}/{len(todo)}] {row['image']} seed {seed}: input {row['input']:.2f}, {fixed}"
-                 f"auto {row['auto']:.2f} (step {row['auto_iteration']}), oracle "
+                 f"auto {row['auto']:.2f} (step {row['auto_iteration']}), "
+                 + ("" if "dip+cbm3d" not in row else f"dip+cbm3d {row['dip+cbm3d']:.2f}, ") + "oracle "
                  f"{row['oracle']:.2f}, {spent[-1]:.0f} s{eta}")
     return {"protocol": name, "task": p.task, "preset": preset, "quick": quick, "crop": crop,
             "paper_mean": p.paper_mean, "past_stop": past_stop, "rows": rows, "summary": summarize(rows)}
@@ -190,10 +193,12 @@ def _row(p: Protocol, path: pathlib.Path, seed: int, r: Any, seconds: float, obs
         "fixed_iterations": m["iterations"], "fixed_seconds": round(seconds, 1), "auto": m["best"]["gt"][key],
         "auto_iteration": m["stop_iteration"] or m["iterations"],
         "auto_rule": ", ".join(k if n == 1 and len(rules) == 1 else f"{k} x{n}" for k, n in rules.items()),
-        "auto_seconds": round(auto_seconds(m), 1),
+        # a run that stops: its fits to their stops, and CBM3D after them where the method combines the two
+        "auto_seconds": round(auto_seconds(m) + m.get("method", {}).get("seconds", 0.0), 1),
         "oracle": m.get("oracle_psnr", float("nan")) if key == "psnr" else _oracle_y(r),
         "oracle_iteration": m.get("oracle_iteration"), "paper": p.paper.get(_stem(path)),
         "backtracks": m["backtracks"],
+        **({"dip+cbm3d": m["combined"]["gt"][key]} if "combined" in m else {}),
         **(tile_peaks(r) if m["tiles"] > 1 and key == "psnr" else {}),
         **{name: e["gt"][key] for name, e in classical.items()},
         **{f"{name}_seconds": e["seconds"] for name, e in classical.items()},

@@ -214,6 +214,16 @@ def summary(result: Restoration, output: pathlib.Path, report: pathlib.Path | No
         what = "bicubic" if "bicubic" in m else "input"
         line += f"; PSNR vs ground truth: {what} {before:.2f} dB, restored {after:.2f} dB"
     click.echo(line)
+    method = m.get("method")
+    if method is not None and method["applied"]:
+        told = ("the noise's spectrum, read from the input minus DIP's result" if method["cbm3d_noise"] != "level"
+                else f"the noise level ({method['cbm3d_sigma'] * 255:.1f})")
+        own = m[method["dip_result"]]
+        dip = f" (DIP alone {own['gt']['psnr']:.2f} dB)" if "gt" in own else ""
+        click.echo(f"combined: the mean of DIP's result{dip} and CBM3D's, CBM3D told {told}; {method['seconds']:.1f} s "
+                   f"(--method dip: DIP alone)")
+    elif method is not None:
+        click.echo("interrupted: DIP's result alone, without CBM3D's (--method dip+cbm3d)")
     for name, entry in m.get("compare", {}).items():
         score = f", PSNR {entry['gt']['psnr']:.2f} dB" if "gt" in entry else ""
         click.echo(f"  {name}: {entry['seconds']:.1f} s{score}")

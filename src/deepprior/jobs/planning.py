@@ -122,6 +122,9 @@ def plan(image: np.ndarray, task: str = "denoise", *, mask: np.ndarray | None = 
                                   max_side=chosen.tiling.max_side, net=net_cfg if check_memory else None,
                                   precision=fit_cfg.precision, free=free)
         tiles = lay_out(h, w, sides, lap, scale or 1, workers, dev)
+    if fit_cfg.method != "dip" and the_task.name != "denoise":
+        raise InputError(f"method {fit_cfg.method!r} is for denoising; task {the_task.name!r} takes method 'dip'",
+                         setting="method")
     tiles, fit_cfg, noise = _with_noise(tiles, the_task, fit_cfg, inputs.observation)
     job = Job(the_task, chosen, scale, seed, dev, net_cfg, fit_cfg, tiles, inputs, noise=noise)
     return dataclasses.replace(job, memory=_checked_fits(job, free if check_memory else None))

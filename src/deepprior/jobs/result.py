@@ -12,6 +12,7 @@ import torch
 from ..imaging import metrics
 from ..imaging.io import from_tensor, to_tensor
 from .job import Job
+from .combine import combine
 from .stitch import Stitcher
 from .uncertainty import calibrated_std, distance_weight, evaluate, measure_calibration
 
@@ -22,7 +23,8 @@ _KINDS = ("output", "ema", "best")
 class Restoration:
     """The result of :func:`deepprior.run`. Images are (H, W, C) float32 arrays in [0, 1].
 
-    ``image`` is the one the job returns (``FitConfig.result``: one of ``output``, ``ema``, ``best``);
+    ``image`` is the one the job returns, named by ``result``: ``FitConfig.result`` (one of ``output``, ``ema``,
+    ``best``), or ``combined`` where ``FitConfig.method`` mixed that one with CBM3D's (:mod:`.combine`);
     ``baseline`` is the corrupted input at the result's size (bicubic upsampling for super-resolution);
     ``history`` has the logged rows of every fit, each with its ``tile`` index; ``metrics`` is metrics.json.
     ``uncertainty`` (with ``FitConfig.uncertainty``) is the map: (H, W) float32, each pixel's predicted error
@@ -55,6 +57,15 @@ def restoration(job: Job, stitcher: Stitcher, *, interrupted: bool, seconds: flo
     images = stitcher.images() if images is None else images
     history = [row for o in stitcher.outcomes for row in o.history] if history is None else history
     m = run_facts(job, stitcher, interrupted, seconds)
+    returned = job.fit.result
+    if job.fit.method != "dip":
+        if interrupted:  # Ctrl-C asks for the result now, and skipped tiles hold the input: DIP's result alone
+            m["method"] = {"name": job.fit.method, "applied": False, "why": "interrupted"}
+        else:
+            images["combined"], m["method"] = combine(job, images[job.fit.result])
+            m["method"].update(applied=True, dip_result=job.fit.result)
+            returned = m["result"] = "combined"
+            m["seconds"] = round(seconds + m["method"]["seconds"], 3)
     m.update(scores(job, images, stitcher.baseline))
     std = None
     if "spread" in images:
@@ -66,8 +77,8 @@ def restoration(job: Job, stitcher: Stitcher, *, interrupted: bool, seconds: flo
             peak = max(curve, key=lambda r: max(r["psnr_output"], r["psnr_ema"]))
             m["oracle_psnr"] = max(peak["psnr_output"], peak["psnr_ema"])
             m["oracle_iteration"] = peak["iteration"]
-    return Restoration(image=images[job.fit.result], output=images["output"], ema=images["ema"],
-                       best=images["best"], result=job.fit.result, history=history, metrics=m,
+    return Restoration(image=images[returned], output=images["output"], ema=images["ema"],
+                       best=images["best"], result=returned, history=history, metrics=m,
                        baseline=stitcher.baseline, ground_truth=job.inputs.ground_truth, job=job, uncertainty=std)
 
 
@@ -149,7 +160,7 @@ def scores(job: Job, images: dict[str, np.ndarray], baseline: np.ndarray) -> dic
         return s
 
     out: dict[str, Any] = {}
-    for name in _KINDS:
+    for name in _KINDS + (("combined",) if "combined" in images else ()):
         q = metrics.quantize(images[name])
         # The kept images match the observation by construction: the observation judges the network's own.
         own = metrics.quantize(images[f"own_{name}"]) if job.keeps_measured else q
