@@ -219,8 +219,9 @@ class FitConfig:
         "dip", parse=word, choices=("dip", "dip+cbm3d"),
         help="Denoising: dip = the network's result alone; dip+cbm3d = the mean of it and CBM3D told the noise "
              "as DIP's fit found it (its spectrum, read from the input minus DIP's result, for camera noise; the "
-             "level for white noise): about 0.2-0.4 dB better on camera noise than CBM3D at its best level, and "
-             "not worse on white noise (docs/stopping.md#dip--cbm3d). Costs one CBM3D run after the fit.")
+             "level for white noise): 0.04-0.18 dB above CBM3D at its best level on camera noise, level with "
+             "CBM3D on white noise, 0.5-0.9 dB above DIP alone on both (docs/stopping.md#dip--cbm3d). Costs "
+             "one CBM3D run after the fit.")
     uncertainty: int = setting(
         0, parse=INT, metavar="K",
         help="Estimate each pixel's error and write it as a map (uncertainty.npy / .png in the report): 1 = from "

@@ -1,11 +1,12 @@
 """``method="dip+cbm3d"``: the mean of DIP's denoised image and CBM3D's, CBM3D told the noise as the fit found it.
 
-DIP and CBM3D err in partly different places, so their mean beats each (docs/stopping.md#dip--cbm3d). CBM3D
-needs the noise described: on camera noise one level is not enough (demosaicing correlates the noise, and
-the level that scores best is about twice its std, which no user can choose), so it is told the noise's power
-spectrum, read from what DIP's fit left out of the image: the input minus DIP's result. On white noise it is
-told the level the stop used (given, or estimated). CBM3D runs on one thread here: with more, its sums land
-in varying order and a seeded run would not give the same image twice.
+DIP and CBM3D err in partly different places, so their mean beats DIP alone, and CBM3D too on camera noise (on
+white noise it is level with CBM3D: docs/stopping.md#dip--cbm3d, docs/benchmarks.md). CBM3D needs the noise
+described: on camera noise one level is not enough (demosaicing correlates the noise, and the level that scores
+best is about twice its std, which no user can choose), so it is told the noise's power spectrum, read from
+what DIP's fit left out of the image: the input minus DIP's result. On white noise it is told the level the
+stop used (given, or estimated). CBM3D runs on one thread here: with more, its sums land in varying order and
+a seeded run would not give the same image twice.
 """
 
 from __future__ import annotations
