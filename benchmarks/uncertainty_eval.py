@@ -32,7 +32,6 @@ import deepprior
 from deepprior.imaging.degrade import add_noise, downscale_image
 from deepprior.imaging.io import load_image
 from deepprior.imaging.masks import drop_mask, text_mask
-from deepprior.jobs.uncertainty import FACTOR
 
 D9, I11 = "benchmarks/denoise9/{}_GT.png", "benchmarks/inpaint11/{}_GT.png"
 SETS = {
@@ -122,7 +121,8 @@ def main() -> int:
         rs = [r for r in rows if r["task"] == task]
         if args.mode == "tune":
             summary[task] = {"ideal_factors": [r["ideal_factor"] for r in rs],
-                             "factor": gmean([r["ideal_factor"] for r in rs]), "used_while_tuning": FACTOR[task]}
+                             "factor": gmean([r["ideal_factor"] for r in rs]),
+                             "used_while_tuning": rs[0]["k1"]["factor"]}
             continue
         summary[task] = {f"k{k}": {key: float(np.mean([r[f"k{k}"][key] for r in rs]))
                                    for key in ("spearman", "spearman_7x7", "missing_spearman_7x7",

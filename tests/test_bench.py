@@ -99,6 +99,31 @@ def test_a_bench_run_goes_on_with_the_images_it_had_left(data, tmp_path):
     assert other["rows"][0]["fixed_iterations"] == 4
 
 
+def test_kept_images_hold_what_the_row_scored(data, tmp_path):
+    from deepprior.imaging.metrics import psnr, quantize
+
+    res = run_protocol("denoise9-25", data, quick=False, images=1, iterations=3, preset="fast",
+                       progress=lambda s: None, images_dir=tmp_path / "kept")
+    (row,) = res["rows"]
+    with np.load(tmp_path / "kept" / "F16-seed0.npz") as kept:
+        assert kept["observation"].shape == kept["image"].shape == (64, 72, 3)
+        for name, column in [("observation", "input"), ("best", "auto"), ("image", "dip+cbm3d")]:
+            assert psnr(quantize(kept[name]), kept["ground_truth"]) == pytest.approx(row[column], abs=1e-9)
+
+
+def test_the_command_writes_its_table_with_the_command_machine_and_day_and_keeps_the_images(run, data, tmp_path):
+    res = run("bench", "denoise9-25", "--data", data, "--preset", "fast", "--iters", "3", "--images", "1",
+              "--out", "out", "--keep-images")
+    assert res.code == 0, res.err
+    result = json.loads((tmp_path / "out" / "denoise9-25.json").read_text())
+    # The options given, in the order --help lists them: the same command.
+    assert result["command"] == (f"deepprior bench denoise9-25 --data {data} --images 1 --iters 3 --preset fast "
+                                 "--out out --keep-images")
+    assert "threads, torch" in result["machine"] and len(result["date"]) == 10
+    assert f"Made with `{result['command']}`" in (tmp_path / "out" / "denoise9-25.md").read_text()
+    assert (tmp_path / "out" / "denoise9-25" / "F16-seed0.npz").stat().st_size > 4 * 64 * 72 * 3 * 6
+
+
 def test_past_stop_ends_each_fit_after_its_rule_fired_and_leaves_the_fixed_column_empty(data, monkeypatch):
     from deepprior.bench import protocols
 

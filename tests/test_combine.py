@@ -12,6 +12,7 @@ import deepprior
 from deepprior.classical.methods import cbm3d, cbm3d_spectrum, noise_spectrum
 from deepprior.imaging import metrics
 from deepprior.imaging.camera import camera_noise
+from deepprior.jobs.combine import DIP_WEIGHT
 from helpers import SMALL, noisy, smooth_image
 
 FEW = dict(SMALL, iterations=60, stop="none", tile=None)
@@ -40,6 +41,7 @@ def test_camera_noise_returns_the_mean_of_dip_and_cbm3d_told_the_spectrum():
     assert r.result == m["result"] == "combined" and m["noise"]["model"] == "correlated"
     assert m["method"]["name"] == "dip+cbm3d" and m["method"]["applied"] and m["method"]["dip_result"] == "best"
     expected_cbm3d = cbm3d_spectrum(y, noise_spectrum(y - r.best), threads=1)
+    assert m["method"]["dip_weight"] == DIP_WEIGHT["correlated"] == 0.5
     np.testing.assert_array_equal(r.image, (0.5 * r.best + 0.5 * expected_cbm3d).astype(np.float32))
     assert m["combined"]["gt"]["psnr"] > m["best"]["gt"]["psnr"] > m["input"]["gt"]["psnr"]
     alone = deepprior.restore(y, "denoise", ground_truth=gt, method="dip", **FEW)
@@ -54,7 +56,9 @@ def test_white_noise_on_a_grey_image_gives_cbm3d_the_level():
     facts = r.metrics["method"]
     assert r.image.shape == (48, 48, 1) and facts["cbm3d_noise"] == "level"
     assert facts["cbm3d_sigma"] == pytest.approx(r.metrics["noise"]["sigma"])
-    np.testing.assert_array_equal(r.image, (0.5 * r.best + 0.5 * cbm3d(y, facts["cbm3d_sigma"], threads=1))
+    w = facts["dip_weight"]
+    assert w == DIP_WEIGHT["white"] == 0.3  # CBM3D weighs more on white noise
+    np.testing.assert_array_equal(r.image, (w * r.best + (1 - w) * cbm3d(y, facts["cbm3d_sigma"], threads=1))
                                   .astype(np.float32))
     assert metrics.psnr(r.image, gt) > metrics.psnr(y, gt) + 3
 

@@ -11,7 +11,7 @@ import deepprior
 from deepprior.errors import InputError
 from deepprior.fitting.tricks import OutputSpread
 from deepprior.jobs import get_task
-from deepprior.jobs.uncertainty import Calibration, calibrated_std, evaluate
+from deepprior.jobs.uncertainty import DISAGREEMENT_FACTOR, Calibration, calibrated_std, disagreement_std, evaluate
 from helpers import SMALL, noisy, smooth_image
 
 FAST = dict(SMALL, log_every=10, tile=None)
@@ -54,6 +54,34 @@ def test_calibration_uses_left_out_values_on_clean_tasks_and_the_factor_on_noisy
     std, facts = calibrated_std(get_task("inpaint"), var, Calibration(10, 10 * 0.04, 10 * 0.01), fits=1)
     assert facts["held_scale"] == pytest.approx(4) and facts["calibration_values"] == 10
     assert std[0, 0] == pytest.approx((0.01 * 4 * facts["factor"]) ** 0.5, rel=1e-5)
+
+
+def test_the_disagreement_map_is_the_factor_times_the_smoothed_square_difference():
+    a = np.zeros((24, 24, 3), np.float32)
+    b = a.copy()
+    b[..., 0] = 0.06  # one channel of three differs by 0.06 everywhere: a mean square of 0.0012
+    std, facts = disagreement_std(a, b, fits=1)
+    assert std.shape == (24, 24) and std.dtype == np.float32 and facts["calibrated_by"] == "task factor"
+    np.testing.assert_allclose(std, (DISAGREEMENT_FACTOR * 0.0012) ** 0.5, rtol=1e-5)
+    b[:, 12:] = 0  # they agree on the right half: the map falls there, smoothly
+    std, _ = disagreement_std(a, b, fits=1)
+    assert std[:, 0].min() > std[:, 11].min() > std[:, 12].max() > std[:, 23].max() >= 0
+
+
+def test_the_combined_denoising_maps_where_dip_and_cbm3d_disagree_and_is_judged_on_its_image(one_torch_thread):
+    gt = smooth_image(32, 32)
+    y = noisy(gt)
+    r = deepprior.restore(y, "denoise", ground_truth=gt, iterations=60, stop="none", uncertainty=1, **FAST)
+    u = r.metrics["uncertainty"]
+    assert r.result == "combined" and u["method"] == "disagreement of DIP and CBM3D"
+    dip = getattr(r, r.metrics["method"]["dip_result"])
+    w = r.metrics["method"]["dip_weight"]
+    other = (r.image - w * dip) / (1 - w)  # the image is the weighted mean of the two
+    np.testing.assert_allclose(r.uncertainty, disagreement_std(dip, other, 1)[0], atol=2e-4)
+    assert u["evaluation"]["mse"] == pytest.approx(np.mean((r.image.astype(np.float64) - gt) ** 2), rel=1e-6)
+    alone = deepprior.restore(y, "denoise", ground_truth=gt, iterations=60, stop="none", uncertainty=1,
+                              method="dip", **FAST)
+    assert alone.metrics["uncertainty"]["method"] == "output spread"
 
 
 def hole_case(n: int = 48):

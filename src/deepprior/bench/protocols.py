@@ -24,9 +24,10 @@ import numpy as np
 from ..classical.compare import run_classical
 from ..errors import InputError
 from ..imaging.degrade import add_noise, centre_crop_multiple, downscale_image
-from ..imaging.io import append_json_line, load_image, read_json_lines
+from ..imaging.io import append_json_line, atomic_path, load_image, read_json_lines
 from ..imaging.masks import load_mask
 from ..jobs import get_preset, get_task, plan, run
+from ..jobs.combine import DIP_WEIGHT
 from .tables import summarize
 
 _DENOISE9 = {"F16": 33.69, "baboon": 24.51, "hill": 32.09, "kodim01": 28.44, "kodim02": 32.71, "kodim03": 33.79,
@@ -98,7 +99,7 @@ def _corrupt(p: Protocol, path: pathlib.Path, gt: np.ndarray, crop: int | None,
 def run_protocol(name: str, data: pathlib.Path, *, quick: bool, seeds: int = 1, images: int | None = None,
                  device: str = "cpu", iterations: int | None = None, preset: str = "paper",
                  progress: Callable[[str], None] = print, rows_file: pathlib.Path | None = None,
-                 past_stop: float | None = None) -> dict[str, Any]:
+                 past_stop: float | None = None, images_dir: pathlib.Path | None = None) -> dict[str, Any]:
     """Run one protocol; returns ``{"protocol", "quick", "rows", "summary"}`` (rows: one per image and seed).
 
     With ``rows_file`` every finished row is appended to it (a JSON line, flushed to disk) and rows already
@@ -106,6 +107,8 @@ def run_protocol(name: str, data: pathlib.Path, *, quick: bool, seeds: int = 1, 
     An interrupted fit (Ctrl-C, SIGTERM) raises KeyboardInterrupt without a row for its image.
     With ``past_stop`` each fit ends at that many times the step where its rule fired (and at least the rule's
     patience after it), or at the step count if the rule never fires.
+    With ``images_dir`` each finished image's arrays are kept there (:func:`keep_images`), so a new way of
+    combining or scoring the results can be measured on them without fitting again.
     """
     if name not in PROTOCOLS:
         raise InputError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}")
@@ -118,9 +121,10 @@ def run_protocol(name: str, data: pathlib.Path, *, quick: bool, seeds: int = 1, 
     count = images or (p.quick_images if quick else len(paths))
     crop = p.quick_crop if quick else None
     method = p.settings.get("method", get_preset(p.task, None, preset).fit.method if p.task == "denoise" else "dip")
-    # Rows of runs before the combined method (or of DIP alone) have no combined column: they are not this run's.
+    # Rows of runs before the combined method (or of DIP alone), or of other weights, are not this run's.
+    combined = {} if method == "dip" else {"method": method, "dip_weight": DIP_WEIGHT}
     key = {"protocol": name, "quick": quick, "preset": preset, "iterations": iterations, "crop": crop,
-           **({} if past_stop is None else {"past_stop": past_stop}), **({} if method == "dip" else {"method": method})}
+           **({} if past_stop is None else {"past_stop": past_stop}), **combined}
     done = _done_rows(rows_file, key)
     todo = [(path, seed) for path in paths[:count] for seed in range(seeds)]
     rows, spent = [], []
@@ -141,6 +145,8 @@ def run_protocol(name: str, data: pathlib.Path, *, quick: bool, seeds: int = 1, 
         rows.append(_row(p, path, seed, r, time.perf_counter() - start, obs, extra, sigma, fixed=past_stop is None))
         spent.append(time.perf_counter() - start)
         row = rows[-1]
+        if images_dir is not None:
+            keep_images(images_dir / f"{row['image']}-seed{seed}.npz", r, obs)
         if rows_file is not None:
             append_json_line(rows_file, {**key, "row": row})
         left = sum(1 for path_, seed_ in todo[n:] if (_stem(path_), seed_) not in done)
@@ -152,6 +158,17 @@ def run_protocol(name: str, data: pathlib.Path, *, quick: bool, seeds: int = 1, 
                  f"{row['oracle']:.2f}, {spent[-1]:.0f} s{eta}")
     return {"protocol": name, "task": p.task, "preset": preset, "quick": quick, "crop": crop,
             "paper_mean": p.paper_mean, "past_stop": past_stop, "rows": rows, "summary": summarize(rows)}
+
+
+def keep_images(path: pathlib.Path, r: Any, obs: np.ndarray) -> None:
+    """Write one run's images to ``path`` (float32 .npz, written whole or not at all): ``observation``,
+    ``ground_truth``, ``output``, ``ema``, ``best`` and ``image`` (the one returned: the combined image where
+    the method mixes DIP's result with CBM3D's)."""
+    arrays = {"observation": obs, "ground_truth": r.ground_truth, "output": r.output, "ema": r.ema,
+              "best": r.best, "image": r.image}
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **{k: np.asarray(v, np.float32) for k, v in arrays.items()})
 
 
 def _ends_past_stop(factor: float, patience: int) -> Callable[[Any], bool]:

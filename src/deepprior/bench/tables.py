@@ -75,6 +75,8 @@ def markdown(result: dict[str, Any]) -> str:
     if result.get("past_stop"):
         lines.append(f"Each fit ended at {result['past_stop']:g}x the step where its rule fired, not at the step "
                      "count (the steps column says how many it ran); s auto: the time a run that stops would take.")
+    if "command" in result:
+        lines.append(f"Made with `{result['command']}` on {result['machine']}, {result['date']}.")
     return f"**{result['protocol']}** ({result['task']}, {form}; PSNR in dB" + (
         ", Y channel" if result["task"] == "superres" else "") + ")\n\n" + "\n".join(lines) + "\n"
 

@@ -220,8 +220,10 @@ def summary(result: Restoration, output: pathlib.Path, report: pathlib.Path | No
                 else f"the noise level ({method['cbm3d_sigma'] * 255:.1f})")
         own = m[method["dip_result"]]
         dip = f" (DIP alone {own['gt']['psnr']:.2f} dB)" if "gt" in own else ""
-        click.echo(f"combined: the mean of DIP's result{dip} and CBM3D's, CBM3D told {told}; {method['seconds']:.1f} s "
-                   f"(--method dip: DIP alone)")
+        w = method["dip_weight"]
+        mix = (f"the mean of DIP's result{dip} and CBM3D's" if w == 0.5
+               else f"{w:g} x DIP's result{dip} + {1 - w:g} x CBM3D's")
+        click.echo(f"combined: {mix}, CBM3D told {told}; {method['seconds']:.1f} s (--method dip: DIP alone)")
     elif method is not None:
         click.echo("interrupted: DIP's result alone, without CBM3D's (--method dip+cbm3d)")
     for name, entry in m.get("compare", {}).items():

@@ -14,7 +14,7 @@ from ..imaging.io import from_tensor, to_tensor
 from .job import Job
 from .combine import combine
 from .stitch import Stitcher
-from .uncertainty import calibrated_std, distance_weight, evaluate, measure_calibration
+from .uncertainty import calibrated_std, disagreement_std, distance_weight, evaluate, measure_calibration
 
 _KINDS = ("output", "ema", "best")
 
@@ -62,7 +62,9 @@ def restoration(job: Job, stitcher: Stitcher, *, interrupted: bool, seconds: flo
         if interrupted:  # Ctrl-C asks for the result now, and skipped tiles hold the input: DIP's result alone
             m["method"] = {"name": job.fit.method, "applied": False, "why": "interrupted"}
         else:
-            images["combined"], m["method"] = combine(job, images[job.fit.result])
+            images["combined"], other, m["method"] = combine(job, images[job.fit.result])
+            if other is not None:
+                images["cbm3d"] = other
             m["method"].update(applied=True, dip_result=job.fit.result)
             returned = m["result"] = "combined"
             m["seconds"] = round(seconds + m["method"]["seconds"], 3)
@@ -84,7 +86,13 @@ def restoration(job: Job, stitcher: Stitcher, *, interrupted: bool, seconds: flo
 
 def uncertainty_map(job: Job, images: dict[str, np.ndarray], fits: int) -> tuple[np.ndarray, dict[str, Any]]:
     """The calibrated map of a run and its facts (and, with a ground truth, its evaluation): the returned
-    image's spread, scaled by the left-out values' residuals of the network's own image (:mod:`.uncertainty`)."""
+    image's spread, scaled by the left-out values' residuals of the network's own image (:mod:`.uncertainty`);
+    where DIP's result was combined with CBM3D's, the two images' disagreement."""
+    if "cbm3d" in images:
+        std, facts = disagreement_std(images[job.fit.result], images["cbm3d"], fits, images.get("between"))
+        if job.inputs.ground_truth is not None:
+            facts["evaluation"] = evaluate(std, images["combined"], job.inputs.ground_truth)
+        return std, facts
     own = "own_" if job.keeps_measured else ""
     spread, own_spread = images["spread"], images[own + "spread"]
     if job.inputs.mask is not None:  # far inside a hole the error outgrows the spread

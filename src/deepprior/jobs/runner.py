@@ -160,11 +160,13 @@ def _run_fits(job: Job, callbacks: Iterable[Callback], cancel: threading.Event,
 
 def ensemble(job: Job, images: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """The mean of several fits' images; the spread is the mean of theirs plus the variance between their
-    returned images (the law of total variance), for the returned and the network's own images alike."""
+    returned images (the law of total variance), for the returned and the network's own images alike.
+    ``between`` is the plain variance between the returned images, for the combined denoising's map."""
     out = {k: np.mean([im[k] for im in images], axis=0) for k in images[0]}
     for own in ("", "own_") if job.keeps_measured else ("",):
         returned = np.stack([im[own + job.fit.result] for im in images])
         out[own + "spread"] = out[own + "spread"] + returned.var(axis=0, ddof=1)
+    out["between"] = np.stack([im[job.fit.result] for im in images]).var(axis=0)
     return out
 
 

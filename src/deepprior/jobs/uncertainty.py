@@ -7,7 +7,8 @@ the variance between their images. It ranks pixels well but its level is not an 
 On noise-free observations (masks, super-resolution) a few measured values are left out of every fit and their
 residuals say how large the error is where the network predicts rather than fits; on noisy ones that residual
 is mostly the noise itself (a 5 % error in the noise level is more than the whole error of a good denoising),
-so a factor measured on other images scales the map. docs/uncertainty.md has the evaluation.
+so a factor measured on other images scales the map. Denoising's combined default (DIP + CBM3D) maps instead
+where the two images disagree (:func:`disagreement_std`). docs/uncertainty.md has the evaluation.
 """
 
 from __future__ import annotations
@@ -49,6 +50,33 @@ def distance_weight(fitted: np.ndarray) -> np.ndarray:
     from scipy.ndimage import distance_transform_edt
 
     return (np.maximum(distance_transform_edt(~fitted), 1.0) ** DISTANCE_POWER).astype(np.float32)
+
+
+#: The map of the combined denoising (``method="dip+cbm3d"``): the variance of its error is this factor times
+#: the local mean square of DIP's result minus CBM3D's, smoothed by a Gaussian of :data:`DISAGREEMENT_SMOOTH` px.
+#: Where two denoisers that err differently disagree, at least one is wrong; the mix's error followed that
+#: closely enough for one factor to calibrate it (with one fit or two), and ranked as one fit's spread ranked
+#: DIP's own error (docs/uncertainty.md). The geometric mean of the factors that would have calibrated three
+#: 96 px crops, not those the evaluation scores (benchmarks/uncertainty_eval.py tune).
+DISAGREEMENT_FACTOR = 2.1
+DISAGREEMENT_SMOOTH = 2.0
+
+
+def disagreement_std(dip: np.ndarray, other: np.ndarray, fits: int,
+                     between: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """The combined denoising's map from DIP's result and CBM3D's (H, W, C): (H, W) float32 std, and its facts.
+    With K fits ``dip`` is their mean and ``between`` the variance between them: the square difference is then
+    the mean over the fits of each one's from CBM3D's, so the map's level does not fall with K."""
+    from scipy.ndimage import gaussian_filter
+
+    square = (dip.astype(np.float64) - other.astype(np.float64)) ** 2
+    if between is not None:
+        square += between
+    var = np.maximum(gaussian_filter(square.mean(axis=2), DISAGREEMENT_SMOOTH, mode="reflect"), 0.0)
+    std = np.sqrt(var * DISAGREEMENT_FACTOR).astype(np.float32)
+    return std, {"fits": fits, "method": "disagreement of DIP and CBM3D", "factor": DISAGREEMENT_FACTOR,
+                 "calibrated_by": "task factor", "scale": DISAGREEMENT_FACTOR, "mean_std": float(std.mean()),
+                 "rms_std": float(np.sqrt(np.mean(std.astype(np.float64) ** 2)))}
 
 
 def calibrates_on_pixels(task: Task) -> bool:
