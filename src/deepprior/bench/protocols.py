@@ -166,9 +166,8 @@ def keep_images(path: pathlib.Path, r: Any, obs: np.ndarray) -> None:
     the method mixes DIP's result with CBM3D's)."""
     arrays = {"observation": obs, "ground_truth": r.ground_truth, "output": r.output, "ema": r.ema,
               "best": r.best, "image": r.image}
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **{k: np.asarray(v, np.float32) for k, v in arrays.items()})
+    with atomic_path(path) as tmp:  # named .npz like ``path``, so numpy adds no suffix of its own
+        np.savez(tmp, **{k: np.asarray(v, np.float32) for k, v in arrays.items()})
 
 
 def _ends_past_stop(factor: float, patience: int) -> Callable[[Any], bool]:

@@ -75,8 +75,12 @@ def disagreement_std(dip: np.ndarray, other: np.ndarray, fits: int,
     var = np.maximum(gaussian_filter(square.mean(axis=2), DISAGREEMENT_SMOOTH, mode="reflect"), 0.0)
     std = np.sqrt(var * DISAGREEMENT_FACTOR).astype(np.float32)
     return std, {"fits": fits, "method": "disagreement of DIP and CBM3D", "factor": DISAGREEMENT_FACTOR,
-                 "calibrated_by": "task factor", "scale": DISAGREEMENT_FACTOR, "mean_std": float(std.mean()),
-                 "rms_std": float(np.sqrt(np.mean(std.astype(np.float64) ** 2)))}
+                 "calibrated_by": "task factor", "scale": DISAGREEMENT_FACTOR, **_level(std)}
+
+
+def _level(std: np.ndarray) -> dict[str, float]:
+    """The map's mean and RMS predicted std, as metrics.json keeps them."""
+    return {"mean_std": float(std.mean()), "rms_std": float(np.sqrt(np.mean(std.astype(np.float64) ** 2)))}
 
 
 def calibrates_on_pixels(task: Task) -> bool:
@@ -139,8 +143,7 @@ def calibrated_std(task: Task, variance: np.ndarray, calibration: Calibration,
         scale, facts["calibrated_by"] = factor, "task factor"
     facts["scale"] = scale
     std = np.sqrt(np.maximum(raw, 0.0) * scale).astype(np.float32)
-    facts["mean_std"] = float(std.mean())
-    facts["rms_std"] = float(np.sqrt(np.mean(std.astype(np.float64) ** 2)))
+    facts.update(_level(std))
     return std, facts
 
 
