@@ -12,7 +12,9 @@ import deepprior
 from deepprior.classical.methods import cbm3d, cbm3d_spectrum, noise_spectrum
 from deepprior.imaging import metrics
 from deepprior.imaging.camera import camera_noise
+from deepprior.imaging.noise import patch_noise_sigma
 from deepprior.jobs.combine import DIP_WEIGHT
+from deepprior.jobs.compare import compare_classical
 from helpers import SMALL, noisy, smooth_image
 
 FEW = dict(SMALL, iterations=60, stop="none", tile=None)
@@ -54,13 +56,24 @@ def test_white_noise_on_a_grey_image_gives_cbm3d_the_level():
     y = noisy(gt, 25, seed=2)
     r = deepprior.restore(y, "denoise", ground_truth=gt, **FEW)
     facts = r.metrics["method"]
-    assert r.image.shape == (48, 48, 1) and facts["cbm3d_noise"] == "level"
-    assert facts["cbm3d_sigma"] == pytest.approx(r.metrics["noise"]["sigma"])
+    assert r.image.shape == (48, 48, 1) and facts["cbm3d_noise"] == "level" and facts["cbm3d_level"] == "patch"
+    assert facts["cbm3d_sigma"] == patch_noise_sigma(y)  # not the wavelet level the stop reads
     w = facts["dip_weight"]
     assert w == DIP_WEIGHT["white"] == 0.3  # CBM3D weighs more on white noise
     np.testing.assert_array_equal(r.image, (w * r.best + (1 - w) * cbm3d(y, facts["cbm3d_sigma"], threads=1))
                                   .astype(np.float32))
     assert metrics.psnr(r.image, gt) > metrics.psnr(y, gt) + 3
+
+
+def test_the_comparison_shows_the_cbm3d_the_default_mixes_in_and_a_given_level_stands():
+    gt = smooth_image(48, 48)
+    y = noisy(gt, 20, seed=3)
+    job = deepprior.plan(y, "denoise", ground_truth=gt, **FEW)
+    r = deepprior.run(job)
+    compare_classical(job, r)
+    assert r.metrics["compare"]["cbm3d"]["sigma"] == r.metrics["method"]["cbm3d_sigma"] == patch_noise_sigma(y)
+    given = deepprior.restore(y, "denoise", noise_sigma=20 / 255, **FEW).metrics["method"]
+    assert given["cbm3d_level"] == "given" and given["cbm3d_sigma"] == 20 / 255
 
 
 def test_an_interrupted_run_returns_dip_alone():

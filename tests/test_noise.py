@@ -2,6 +2,7 @@
 told apart and read from the flattest blocks, a given level or model stands, and the stop uses the model's
 factor."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,7 +14,8 @@ from deepprior.fitting.objective import Objective
 from deepprior.fitting.stepper import Stepper
 from deepprior.fitting.tricks import OutputEMA
 from deepprior.imaging.camera import camera_noise
-from deepprior.imaging.noise import CORRELATED_RATIO, estimate_noise, estimate_noise_sigma, flat_block_sigma
+from deepprior.imaging.noise import (CORRELATED_RATIO, estimate_noise, estimate_noise_sigma, flat_block_sigma,
+                                    patch_noise_sigma)
 from deepprior.nets import build_net, make_input
 from deepprior.operators import Identity
 from helpers import SMALL, as_tensor, holed, noisy, smooth_image
@@ -29,6 +31,29 @@ def test_the_two_estimates_agree_on_white_noise_and_part_on_camera_noise():
     true = (camera - gt).std() * 255
     assert e.model == "correlated" and e.flat_blocks * 255 == pytest.approx(true, rel=0.25)
     assert e.wavelet * 255 < 0.6 * true  # the white-noise estimate misses most of it
+
+
+def grating(n: int = 96) -> np.ndarray:
+    """Two fine sinusoidal gratings (periods of 2-4 px): most of their power at the finest scale, in four
+    directions of patch space."""
+    yy, xx = np.mgrid[0:n, 0:n]
+    t = 0.5 + 0.15 * np.sin(2 * np.pi * (xx / 2.3 + yy / 3.1)) + 0.15 * np.sin(2 * np.pi * (xx / 3.7 - yy / 2.1))
+    return np.repeat(t[..., None], 3, axis=-1).astype(np.float32)
+
+
+@pytest.mark.parametrize("sigma", [10, 20])
+def test_the_patch_estimate_reads_white_noise_through_fine_texture(sigma):
+    y = noisy(grating(), sigma)
+    assert estimate_noise_sigma(y) * 255 > 3 * sigma  # the wavelet estimate takes the grating for noise
+    assert patch_noise_sigma(y) * 255 == pytest.approx(sigma, rel=0.03)
+    assert patch_noise_sigma(noisy(smooth_image(96, 96), sigma)) * 255 == pytest.approx(sigma, rel=0.03)
+
+
+def test_the_patch_estimate_on_large_grey_and_tiny_images():
+    assert patch_noise_sigma(noisy(smooth_image(900, 900), 20)) * 255 == pytest.approx(20, rel=0.02)  # a grid
+    assert patch_noise_sigma(noisy(smooth_image(64, 64, c=1), 20)) * 255 == pytest.approx(20, rel=0.05)
+    tiny = noisy(smooth_image(20, 20), 20)  # 256 patches of 75 values: too few, the wavelet estimate answers
+    assert patch_noise_sigma(tiny) == estimate_noise_sigma(tiny)
 
 
 def test_the_plan_resolves_the_model_and_each_tiles_level():

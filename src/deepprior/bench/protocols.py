@@ -27,7 +27,7 @@ from ..imaging.degrade import add_noise, centre_crop_multiple, downscale_image
 from ..imaging.io import append_json_line, atomic_path, load_image, read_json_lines
 from ..imaging.masks import load_mask
 from ..jobs import get_preset, get_task, plan, run
-from ..jobs.combine import DIP_WEIGHT
+from ..jobs.combine import DIP_WEIGHT, LEVEL_ESTIMATE
 from .tables import summarize
 
 _DENOISE9 = {"F16": 33.69, "baboon": 24.51, "hill": 32.09, "kodim01": 28.44, "kodim02": 32.71, "kodim03": 33.79,
@@ -121,8 +121,9 @@ def run_protocol(name: str, data: pathlib.Path, *, quick: bool, seeds: int = 1, 
     count = images or (p.quick_images if quick else len(paths))
     crop = p.quick_crop if quick else None
     method = p.settings.get("method", get_preset(p.task, None, preset).fit.method if p.task == "denoise" else "dip")
-    # Rows of runs before the combined method (or of DIP alone), or of other weights, are not this run's.
-    combined = {} if method == "dip" else {"method": method, "dip_weight": DIP_WEIGHT}
+    # Rows of runs before the combined method (or of DIP alone), or of other weights or CBM3D levels, are not
+    # this run's.
+    combined = {} if method == "dip" else {"method": method, "dip_weight": DIP_WEIGHT, "cbm3d_level": LEVEL_ESTIMATE}
     key = {"protocol": name, "quick": quick, "preset": preset, "iterations": iterations, "crop": crop,
            **({} if past_stop is None else {"past_stop": past_stop}), **combined}
     done = _done_rows(rows_file, key)

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..imaging import metrics
-from ..imaging.noise import estimate_noise_sigma
+from ..imaging.noise import patch_noise_sigma
 from . import methods
 
 #: name -> function(observed, inputs) -> image, where inputs holds "mask", "scale", "sigma" and "kernel"; which
@@ -35,7 +35,7 @@ def run_classical(names: tuple[str, ...], observed: np.ndarray, *, mask: np.ndar
     a user without the ground truth would have to. ``psnr_y`` adds the super-resolution protocol's Y-PSNR.
     """
     if sigma is None and NEEDS_SIGMA & set(names):
-        sigma = estimate_noise_sigma(observed)
+        sigma = patch_noise_sigma(observed)
     out: dict[str, dict[str, Any]] = {}
     for name in names:
         start = time.perf_counter()
