@@ -36,12 +36,16 @@ def score(img: np.ndarray, gt: np.ndarray) -> float:
     return metrics.psnr(metrics.quantize(img), gt)
 
 
+def levels(y: np.ndarray, level: float) -> dict[str, float]:
+    """The levels CBM3D is told, on [0, 1]: the truth and each estimate of ``y``."""
+    return {"true": level / 255, "wavelet": estimate_noise_sigma(y), "patch": patch_noise_sigma(y)}
+
+
 def whole(name: str, gt: np.ndarray, level: float) -> dict:
     """Each estimate of one whole noisy image and CBM3D's PSNR told it, with its seconds."""
     y = add_noise(gt, level, 0)
-    told = {"true": level / 255, "wavelet": estimate_noise_sigma(y), "patch": patch_noise_sigma(y)}
     row = {"image": name, "level": level, "input": score(y, gt)}
-    for key, sigma in told.items():
+    for key, sigma in levels(y, level).items():
         start = time.perf_counter()
         row[key] = {"sigma": sigma * 255, "cbm3d": score(cbm3d(y, sigma, threads=2), gt),
                     "seconds": round(time.perf_counter() - start, 1)}
@@ -56,7 +60,7 @@ def crop(name: str, gt: np.ndarray, level: float) -> dict:
     seconds = time.perf_counter() - start
     w = DIP_WEIGHT["white"]
     row = {"image": name, "level": level, "input": score(y, gt), "dip": score(r.best, gt), "seconds": round(seconds, 1)}
-    for key, sigma in {"true": level / 255, "wavelet": estimate_noise_sigma(y), "patch": patch_noise_sigma(y)}.items():
+    for key, sigma in levels(y, level).items():
         other = cbm3d(y, sigma, threads=1)
         mix = (w * r.best + (1 - w) * other).astype(np.float32)
         if key == "patch":

@@ -38,8 +38,8 @@ def patch_noise_sigma(img: np.ndarray, patch: int = 5, max_patches: int = 200_00
     its variance to every eigenvalue, the image only to a few, so the noise's variance is the mean of the largest
     set of smallest eigenvalues whose mean is also their median. Patches on a grid of at most about
     ``max_patches`` (every one up to about 450 x 450 px), their sums gathered a band of rows at a time so memory
-    stays small on large photos. Below ten patches per dimension the eigenvalues are too few samples' and the
-    wavelet estimate answers instead."""
+    stays small on large photos. With fewer than ten patches per dimension the eigenvalues are too noisy, and
+    the wavelet estimate answers instead."""
     from numpy.lib.stride_tricks import sliding_window_view
 
     x = np.asarray(img, np.float64)
