@@ -67,3 +67,34 @@ def test_a_run_under_nohup_outlives_its_terminal(tmp_path, noisy_png):
     finally:
         proc.kill()
     assert proc.returncode == 143 and "interrupted (SIGTERM)" in err
+
+
+def test_a_stop_signal_whose_interrupt_is_lost_still_ends_the_fit(one_torch_thread):
+    """A KeyboardInterrupt raised where Python only reports it (a finaliser, a garbage collector's callback) is
+    lost; the event the signal also sets ends the fit at its next logged step, as the command line passes it."""
+    import deepprior
+    from deepprior.cli import signals
+    from helpers import SMALL, noisy, smooth_image
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    steps = []
+
+    def lose_an_interrupt(record):
+        steps.append(int(record.row["iteration"]))
+        if steps[-1] == 3:
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(1.0)  # the handler runs here, in the main thread, and raises
+            except KeyboardInterrupt:
+                pass  # lost, as in a finaliser
+    try:
+        signals.install()
+        job = deepprior.plan(noisy(smooth_image(32, 32)), "denoise", method="dip", iterations=200, log_every=1,
+                             stop="none", **SMALL)
+        r = deepprior.run(job, callbacks=[lose_an_interrupt], cancel=signals.watch())
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+    assert steps[-1] == 3 and r.metrics["iterations"] == 3  # the step whose callback lost it: checked right after
+    assert r.metrics["interrupted"] is True and r.metrics["stopped_by"] == "interrupted"
+    assert signals.received() == "SIGTERM" and signals.watch().is_set() is False  # cleared for the next run

@@ -144,7 +144,7 @@ def _fit(job: Job, est: Any, *, output: pathlib.Path, report: pathlib.Path | Non
     progress = Progress(job.fit.iterations * tiles * max(1, job.fit.uncertainty), enabled=not quiet, tiles=tiles)
     try:
         result = run(job, callbacks=callbacks + [progress], map_tiles=map_tiles, on_tile=progress.tile_done,
-                     checkpoints=checkpoints)
+                     checkpoints=checkpoints, cancel=signals.watch())
     finally:
         progress.close()
     return result
