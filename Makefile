@@ -13,7 +13,7 @@ demo: $(STAMP)
 # Every test, the slow ones included (what CI runs); `make quick` leaves the slow ones out. The browser tests
 # need Debian's chromium: installed here with apt when it is missing, and required (not skipped) by this target.
 test: $(STAMP) $(CHROMIUM)
-	DEEPPRIOR_REQUIRE_ALL=1 $(VENV)/bin/python -m pytest -q -m "slow or not slow"
+	DEEPPRIOR_REQUIRE_ALL=1 $(VENV)/bin/python -m pytest -q -m "slow or not slow" -n auto --dist loadfile
 
 quick: $(STAMP)
 	$(VENV)/bin/python -m pytest -q

@@ -1,6 +1,8 @@
 """Shared fixtures: tiny images and masks written with numpy + Pillow into ``tmp_path``, the device(s) to test
 on, and an in-process runner of the command line."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,11 @@ from helpers import Result
 SIZE = (40, 36)
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+# Under pytest-xdist (`make test` runs one worker per core) each worker's torch takes its share of the cores:
+# two workers of two threads each on two cores ran the in-process fits up to 4x slower than alone.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
 
 
 @pytest.fixture(params=DEVICES)
