@@ -23,6 +23,7 @@ def install() -> None:
     Python's default one (which raises the same KeyboardInterrupt); a host's own handler is left alone."""
     if threading.current_thread() is not threading.main_thread():
         return
+    _state["signum"] = int(signal.SIGINT)  # a command run earlier in this process does not name this one's
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         current = signal.getsignal(sig)
         if current is not signal.SIG_IGN and (sig != signal.SIGINT or current is signal.default_int_handler):
