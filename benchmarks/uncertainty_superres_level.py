@@ -24,6 +24,7 @@ import pathlib
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
+from scipy.stats import spearmanr
 
 from deepprior.classical.methods import bicubic_upsample
 from deepprior.imaging.degrade import downscale_image
@@ -70,7 +71,7 @@ def fit_score(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return {"constant": c, "log_ratio_sd": float(logr.std()), "ratio_range": [float(np.exp(logr.min()) / c),
                                                                                float(np.exp(logr.max()) / c)],
             "within_1.5x": float(np.mean(np.abs(logr - np.log(c)) < np.log(1.5))),
-            "rank_corr": float(np.corrcoef(np.argsort(np.argsort(pred)), np.argsort(np.argsort(truth)))[0, 1])}
+            "rank_corr": float(spearmanr(pred, truth)[0])}
 
 
 def main() -> int:
