@@ -24,12 +24,14 @@ import torch
 import deepprior
 from deepprior.classical.methods import cbm3d
 from deepprior.imaging.degrade import add_noise
+from deepprior.imaging import metrics
 from deepprior.imaging.io import from_tensor, to_tensor
 from deepprior.nets import build_net, make_input
 
 
 def psnr(a, b):
-    return float(10 * np.log10(1 / np.mean((np.clip(a, 0, 1) - b) ** 2)))
+    """The project's PSNR of ``a`` clipped to [0, 1], as a written image would be."""
+    return metrics.psnr(np.clip(a, 0, 1), b)
 
 
 def arg(name, default):
