@@ -11,7 +11,7 @@ DeepRED is ADMM on  min 1/2||T - y||^2 + lambda/2 x'(x - f(x))  with T the netwo
   x = (lambda f(x) + mu (T + u)) / (lambda + mu), one fixed-point step, f = CBM3D told sigma;
   u = u + T - x.
 lambda = mu = 0.5 as the authors' notebook. Prints one JSON row per image and the means
-(not yet run beyond a 32 px smoke test: the next candidate of issue 20).
+(docs/bench/denoise_deepred_25_128.json holds a run; docs/benchmarks.md#beyond-cbm3d-candidates-measured).
 """
 import json
 import pathlib

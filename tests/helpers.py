@@ -123,3 +123,14 @@ def holed(h: int, w: int) -> np.ndarray:
     known = np.ones((h, w), bool)
     known[h // 4:h // 4 + 4, w // 4:w // 4 + 4] = False
     return known
+
+
+def stop_signals_default() -> None:
+    """A ``preexec_fn``: the child starts with SIGINT and SIGHUP at their defaults, as a terminal starts a
+    command. The CLI keeps a stop signal that it was started with ignored (docs/robustness.md), and a suite
+    launched in the background (``nohup make test &``) passes both on ignored, so a test that sends one must
+    not inherit that."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)

@@ -80,6 +80,22 @@ def test_inpaint11_masks_and_errors(data):
         run_protocol("bsd68", data, quick=True)
 
 
+def test_a_pixel_black_in_the_clean_image_counts_as_known(tmp_path):
+    from deepprior.bench.protocols import PROTOCOLS, _corrupt
+    from deepprior.imaging.io import load_image
+
+    grey = (smooth_image(32, 32)[..., 0] * 200 + 30).round().astype(np.uint8)
+    grey[0] = 0  # a black first row, as peppers256 has
+    dropped = np.random.default_rng(0).random(grey.shape) < 0.5
+    Image.fromarray(grey).save(tmp_path / "p_GT.png")
+    Image.fromarray(np.where(dropped, 0, grey).astype(np.uint8)).save(tmp_path / "p_masked.png")
+    obs, extra, gt, _ = _corrupt(PROTOCOLS["inpaint11"], tmp_path / "p_GT.png", load_image(tmp_path / "p_GT.png"),
+                                 None, 0)
+    known = extra["mask"]
+    assert known[0].all() and np.array_equal(known[1:], ~dropped[1:])
+    assert np.array_equal(obs, gt * known[..., None])
+
+
 def test_a_bench_run_goes_on_with_the_images_it_had_left(data, tmp_path):
     rows = tmp_path / "out" / "denoise9-25.rows.jsonl"
     said: list[str] = []
@@ -97,6 +113,20 @@ def test_a_bench_run_goes_on_with_the_images_it_had_left(data, tmp_path):
     other = run_protocol("denoise9-25", data, quick=False, images=1, iterations=4, preset="fast",
                          progress=said.append, rows_file=rows)  # other settings: fitted again
     assert other["rows"][0]["fixed_iterations"] == 4
+
+
+def test_only_runs_the_named_images_and_a_wrong_name_is_refused_before_any_fit(data, tmp_path, run):
+    from helpers import assert_user_error
+
+    said: list[str] = []
+    res = run_protocol("denoise9-25", data, quick=False, iterations=3, preset="fast", progress=said.append,
+                       only=("lena",))
+    assert [r["image"] for r in res["rows"]] == ["lena"] and "[1/1] lena" in said[0]
+    with pytest.raises(InputError, match="denoise9-25 has no image Lena; its images: F16, lena"):
+        run_protocol("denoise9-25", data, quick=False, only=("lena", "Lena"))
+    res = run("bench", "denoise9-25", "--data", data, "--only", "F16,house", "--out", tmp_path / "out")
+    assert_user_error(res, "no image house", "F16, lena")
+    assert not (tmp_path / "out").exists()
 
 
 def test_kept_images_hold_what_the_row_scored(data, tmp_path):

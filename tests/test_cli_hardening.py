@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from conftest import SIZE
-from helpers import TINY, assert_user_error, files_under
+from helpers import TINY, assert_user_error, files_under, stop_signals_default
 from test_cli_signals import _wait_for
 
 
@@ -44,7 +44,8 @@ def test_a_file_that_appears_at_the_output_during_the_run_is_kept(tmp_path, nois
     proc = subprocess.Popen([sys.executable, "-m", "deepprior", "denoise", str(noisy_png), "-o", "out.png",
                              "--iters", "100000", "--log-every", "1", "--channels-down", "8x2", "--channels-up",
                              "8x2", "--channels-skip", "2x2", "--input-channels", "4"],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=stop_signals_default)
     try:
         _wait_for(proc.stderr, "it/s")
         assert (tmp_path / "out.png").stat().st_size == 0  # the name is claimed while the run goes on

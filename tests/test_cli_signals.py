@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import SIZE
-from helpers import image_info
+from helpers import image_info, stop_signals_default
 
 
 def _wait_for(stream, text: str, seconds: float = 60.0) -> str:
@@ -34,7 +34,8 @@ def test_a_signal_keeps_the_result_and_the_report(tmp_path, noisy_png, tiles, fi
     proc = subprocess.Popen([sys.executable, "-m", "deepprior", "denoise", str(noisy_png), "-o", "out.png",
                              "--report", "rep", "--iters", "100000", "--log-every", "1", "--channels-down", "8x2",
                              "--channels-up", "8x2", "--channels-skip", "2x2", "--input-channels", "4", *tiles],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=stop_signals_default)
     try:
         assert first_line in _wait_for(proc.stderr, "\n")  # the estimate, printed just before the fit starts
         _wait_for(proc.stderr, "it/s")  # the progress bar: the first step has been logged

@@ -27,6 +27,9 @@ from . import signals
 @click.option("--quick", is_flag=True, help="Centre crops and fewer images: minutes on 2 CPU cores.")
 @click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True, help="Seeds per image.")
 @click.option("--images", type=click.IntRange(min=1), help="Use only the first N images.")
+@click.option("--only", metavar="NAMES", default="",
+              help="Run only these images, by name, comma-separated (e.g. house,montage: the image files' names "
+                   "without _GT.png); a named subset of a protocol whose whole set would take too long.")
 @click.option("--iters", "iterations", type=click.IntRange(min=1), help="Fixed-iteration count (default: paper's).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--preset", type=click.Choice(["paper", "fast"]), default="paper", show_default=True,
@@ -44,7 +47,7 @@ from . import signals
                    "stop still seen, no fixed-iteration column.")
 def bench(protocols: tuple[str, ...], data: pathlib.Path, quick: bool, seeds: int, images: int | None,
           iterations: int | None, device: str, preset: str, out: pathlib.Path, fresh: bool,
-          past_stop: float | None, keep_images: bool) -> None:
+          past_stop: float | None, keep_images: bool, only: str) -> None:
     """Run paper protocols: denoise9-25, denoise9-50, inpaint11, set14-x4, set14-x8, zebra-x4, kate.
 
     Each image runs once with the paper's settings for the paper's step count; the automatic stopping rule runs
@@ -61,7 +64,8 @@ def bench(protocols: tuple[str, ...], data: pathlib.Path, quick: bool, seeds: in
             result = run_protocol(name, data, quick=quick, seeds=seeds, images=images, device=device,
                                   iterations=iterations, preset=preset, progress=lambda s: click.echo(s, err=True),
                                   rows_file=rows, past_stop=past_stop,
-                                  images_dir=out / f"{name}{suffix}" if keep_images else None)
+                                  images_dir=out / f"{name}{suffix}" if keep_images else None,
+                                  only=tuple(n.strip() for n in only.split(",") if n.strip()))
         except KeyboardInterrupt:
             kept = sum(1 for _ in read_json_lines(rows))
             click.echo(f"bench interrupted ({signals.received()}): {kept} finished images are in {rows}; the same "

@@ -22,6 +22,8 @@ from .tricks import Backtracker, BestSnapshot, OutputEMA, OutputSpread, OutputVa
 
 #: :meth:`Monitor.log`'s answer when it undid the step: the loop skips the rest of it.
 UNDONE = "undone"
+#: How a history row's ``event`` begins at the step where the automatic rule fired (what follows is the rule).
+STOP_EVENT = "auto-stop rule"
 
 
 class Monitor:
@@ -78,7 +80,7 @@ class Monitor:
         reason = self.stopper.decide(it, variance, row["psnr_obs_ema"], ema, loss_value,
                                      row.get("psnr_holdout_ema"))
         if reason:
-            row["event"] = f"auto-stop rule: {reason}"
+            row["event"] = f"{STOP_EVENT}: {reason}"
         record = StepRecord(row, *shown, self.saves(it))
         if any([bool(cb(record)) for cb in self.callbacks]):
             return "callback"
