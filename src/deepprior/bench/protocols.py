@@ -23,11 +23,10 @@ import numpy as np
 
 from ..classical.compare import run_classical
 from ..errors import InputError
-from ..fitting.monitor import STOP_EVENT
 from ..imaging.degrade import add_noise, centre_crop_multiple, downscale_image
 from ..imaging.io import append_json_line, atomic_path, load_image, read_json_lines
 from ..imaging.masks import load_mask
-from ..jobs import get_preset, get_task, plan, run
+from ..jobs import STOP_EVENT, get_preset, get_task, plan, run
 from ..jobs.combine import DIP_WEIGHT, LEVEL_ESTIMATE
 from .tables import summarize
 
