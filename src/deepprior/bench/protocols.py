@@ -144,6 +144,7 @@ def run_protocol(name: str, data: pathlib.Path, *, quick: bool, seeds: int = 1, 
     # Rows of runs before the combined method (or of DIP alone), or of other weights or CBM3D levels, are not
     # this run's.
     combined = {} if method == "dip" else {"method": method, "dip_weight": DIP_WEIGHT, "cbm3d_level": LEVEL_ESTIMATE}
+    # The first revision is left out of the key, so rows written before revisions existed still match it.
     key = {"protocol": name, **({} if p.revision == 1 else {"revision": p.revision}), "quick": quick,
            "preset": preset, "iterations": iterations, "crop": crop,
            **({} if past_stop is None else {"past_stop": past_stop}), **combined}
